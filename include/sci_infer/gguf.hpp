@@ -1,0 +1,126 @@
+#pragma once
+// GGUF v3 reading (memory-mapped, bounds-checked) and writing.
+// Spec: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
+// Every malformed input raises sci_infer::Error whose message starts with the file path.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sci_infer/error.hpp"
+#include "sci_infer/tensor_types.hpp"
+
+namespace sci_infer {
+
+enum class GgufValueType : uint32_t {
+  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
+  BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+};
+const char* gguf_value_type_name(GgufValueType t);
+
+// One metadata value. Scalars live in the matching field; arrays are typed vectors
+// (all integer types widen to int64/uint64, floats to double, so callers need no switch).
+struct GgufValue {
+  GgufValueType type = GgufValueType::UINT32;
+  GgufValueType array_type = GgufValueType::UINT32;  // element type when type == ARRAY
+  int64_t i = 0;        // signed integer scalars
+  uint64_t u = 0;       // unsigned integer scalars and BOOL (0/1)
+  double f = 0.0;       // FLOAT32 / FLOAT64
+  std::string s;        // STRING
+  std::vector<int64_t> ints;         // arrays of any integer type or BOOL
+  std::vector<double> floats;        // arrays of FLOAT32 / FLOAT64
+  std::vector<std::string> strings;  // arrays of STRING
+  size_t array_size() const;
+};
+
+struct GgufTensorInfo {
+  std::string name;
+  std::vector<uint64_t> ne;  // ne[0] is the contiguous (fastest) dimension, as in ggml
+  GgmlType type = GgmlType::F32;
+  uint64_t offset = 0;       // relative to the start of the data section
+  uint64_t n_elements = 0;
+  uint64_t n_bytes = 0;
+};
+
+class GgufFile {
+ public:
+  // Opens and fully validates header, metadata and tensor table; throws sci_infer::Error.
+  static std::unique_ptr<GgufFile> open(const std::string& path);
+  ~GgufFile();
+  GgufFile(const GgufFile&) = delete;
+  GgufFile& operator=(const GgufFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  uint64_t alignment() const { return alignment_; }
+  uint64_t file_size() const { return size_; }
+
+  // ---- metadata (keys in file order via metadata_keys) ----
+  const std::vector<std::string>& metadata_keys() const { return keys_; }
+  bool has(const std::string& key) const { return kv_.count(key) != 0; }
+  const GgufValue& value(const std::string& key) const;  // throws if missing
+  // Typed getters throw (naming file and key) if missing or of an incompatible type.
+  std::string get_string(const std::string& key) const;
+  uint64_t get_uint(const std::string& key) const;   // any non-negative integer type
+  int64_t get_int(const std::string& key) const;     // any integer type
+  double get_float(const std::string& key) const;    // FLOAT32/64 or integer
+  bool get_bool(const std::string& key) const;
+  uint64_t get_uint_or(const std::string& key, uint64_t def) const;
+  double get_float_or(const std::string& key, double def) const;
+  std::string get_string_or(const std::string& key, const std::string& def) const;
+  const std::vector<std::string>& get_string_array(const std::string& key) const;
+  const std::vector<double>& get_float_array(const std::string& key) const;
+  const std::vector<int64_t>& get_int_array(const std::string& key) const;
+
+  // ---- tensors ----
+  const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+  const GgufTensorInfo* find_tensor(const std::string& name) const;
+  // Throws if absent; if `shape` is non-empty, also throws unless ne == shape exactly.
+  const GgufTensorInfo& tensor(const std::string& name, const std::vector<uint64_t>& shape = {}) const;
+  const uint8_t* tensor_data(const GgufTensorInfo& t) const { return data_ + t.offset; }
+  uint64_t data_offset() const { return data_offset_; }  // absolute file offset of the data section
+
+ private:
+  GgufFile() = default;
+  std::string path_;
+  uint32_t version_ = 0;
+  uint64_t alignment_ = 32;
+  uint64_t size_ = 0;
+  uint64_t data_offset_ = 0;
+  void* map_ = nullptr;
+  const uint8_t* data_ = nullptr;
+  std::vector<std::string> keys_;
+  std::map<std::string, GgufValue> kv_;
+  std::vector<GgufTensorInfo> tensors_;
+  std::map<std::string, size_t> tensor_index_;
+  friend class GgufParser;
+};
+
+// Builds a GGUF v3 file in memory and writes it. Tensors are stored in insertion order,
+// each aligned to `alignment` (general.alignment is written when it is not 32).
+class GgufWriter {
+ public:
+  void set_string(const std::string& key, const std::string& v);
+  void set_uint32(const std::string& key, uint32_t v);
+  void set_int32(const std::string& key, int32_t v);
+  void set_uint64(const std::string& key, uint64_t v);
+  void set_float32(const std::string& key, float v);
+  void set_bool(const std::string& key, bool v);
+  void set_string_array(const std::string& key, const std::vector<std::string>& v);
+  void set_float32_array(const std::string& key, const std::vector<float>& v);
+  void set_int32_array(const std::string& key, const std::vector<int32_t>& v);
+  // `data` must already be encoded in `type` (see tensor_types.hpp); size is checked.
+  void add_tensor(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type,
+                  std::vector<uint8_t> data);
+  void write(const std::string& path, uint64_t alignment = 32) const;
+
+ private:
+  struct Kv { std::string key; GgufValue value; };
+  struct Tensor { std::string name; std::vector<uint64_t> ne; GgmlType type; std::vector<uint8_t> data; };
+  std::vector<Kv> kvs_;
+  std::vector<Tensor> tensors_;
+};
+
+}  // namespace sci_infer

@@ -1,0 +1,59 @@
+#pragma once
+// Tokenizers read from GGUF metadata (tokenizer.ggml.*):
+//   "llama": SentencePiece-style (scores, byte fallback <0xXX>, "▁" for spaces)
+//   "gpt2" : byte-level BPE with merges and a pre-tokenizer regex (GPT-2 or Llama-3 style,
+//            chosen by tokenizer.ggml.pre)
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sci_infer {
+
+class GgufFile;
+
+struct TokenizerVocab {
+  std::string model;               // "llama" or "gpt2"
+  std::string pre = "default";     // tokenizer.ggml.pre
+  std::vector<std::string> tokens;
+  std::vector<float> scores;       // may be empty for gpt2
+  std::vector<int32_t> token_types;// 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+  std::vector<std::string> merges; // "a b" pairs, gpt2 only
+  int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1, eot_id = -1;
+  bool add_bos = true;
+  bool add_eos = false;
+  bool add_space_prefix = true;    // llama: prepend "▁" to the text
+};
+
+// Reads tokenizer.ggml.* keys; throws sci_infer::Error naming the file and key if absent/invalid.
+TokenizerVocab read_tokenizer_vocab(const GgufFile& f);
+
+// A deterministic SentencePiece-style vocabulary of exactly n_vocab >= 300 tokens for test models:
+// <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>, then printable pieces with and without
+// the "▁" word prefix, scored so that longer pieces win. Any UTF-8 text round-trips.
+TokenizerVocab make_synthetic_spm_vocab(uint32_t n_vocab);
+
+class Tokenizer {
+ public:
+  explicit Tokenizer(TokenizerVocab vocab);
+  // add_special: prepend BOS (and append EOS) when the vocabulary asks for it.
+  std::vector<int32_t> encode(std::string_view text, bool add_special) const;
+  std::string decode(const std::vector<int32_t>& ids) const;  // skips control tokens
+  std::string token_to_piece(int32_t id) const;               // decoded bytes of one token
+  int32_t n_vocab() const { return static_cast<int32_t>(vocab_.tokens.size()); }
+  int32_t bos() const { return vocab_.bos_id; }
+  int32_t eos() const { return vocab_.eos_id; }
+  bool is_end_of_generation(int32_t id) const;  // eos / eot
+  const TokenizerVocab& vocab() const { return vocab_; }
+
+ private:
+  TokenizerVocab vocab_;
+  std::unordered_map<std::string, int32_t> token_to_id_;
+  std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank, gpt2
+  std::vector<int32_t> byte_to_token_;                    // llama byte fallback
+  std::vector<int32_t> encode_spm(std::string_view text) const;
+  std::vector<int32_t> encode_bpe(std::string_view text) const;
+};
+
+}  // namespace sci_infer
