@@ -4,6 +4,7 @@
 // Every malformed input raises sci_infer::Error whose message starts with the file path.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,9 @@ class GgufFile {
  public:
   // Opens and fully validates header, metadata and tensor table; throws sci_infer::Error.
   static std::unique_ptr<GgufFile> open(const std::string& path);
+  // Same validation on an in-memory image, which is copied; `name` stands in for the path in
+  // messages. Used by the fuzzer and by tests that build malformed files byte by byte.
+  static std::unique_ptr<GgufFile> open_buffer(const std::string& name, const uint8_t* data, size_t n);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -90,6 +94,7 @@ class GgufFile {
   uint64_t size_ = 0;
   uint64_t data_offset_ = 0;
   void* map_ = nullptr;
+  std::vector<uint8_t> buffer_;  // open_buffer's copy of the image (open() maps the file instead)
   const uint8_t* data_ = nullptr;
   std::vector<std::string> keys_;
   std::map<std::string, GgufValue> kv_;
@@ -114,11 +119,25 @@ class GgufWriter {
   // `data` must already be encoded in `type` (see tensor_types.hpp); size is checked.
   void add_tensor(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type,
                   std::vector<uint8_t> data);
+  // Like add_tensor, but `make` produces the encoded bytes only while write() runs, one tensor
+  // at a time, so a large model is never held in memory whole. Its size is checked likewise.
+  using TensorSource = std::function<std::vector<uint8_t>()>;
+  void add_tensor_lazy(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type,
+                       TensorSource make);
   void write(const std::string& path, uint64_t alignment = 32) const;
 
  private:
   struct Kv { std::string key; GgufValue value; };
-  struct Tensor { std::string name; std::vector<uint64_t> ne; GgmlType type; std::vector<uint8_t> data; };
+  struct Tensor {
+    std::string name;
+    std::vector<uint64_t> ne;
+    GgmlType type;
+    uint64_t n_bytes;
+    std::vector<uint8_t> data;  // empty when `make` is set
+    TensorSource make;
+  };
+  void set_value(const std::string& key, GgufValue v);
+  uint64_t checked_tensor_bytes(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type) const;
   std::vector<Kv> kvs_;
   std::vector<Tensor> tensors_;
 };

@@ -28,6 +28,9 @@ struct ModelSpec {
 // Parse a preset name ("tiny" ~1M, "15m", "100m") into a spec; throws sci_infer::Error.
 ModelSpec model_spec_preset(const std::string& preset);
 
+// Number of weights make_test_model writes for `spec` (norms included; a tied output counts once).
+uint64_t model_param_count(const ModelSpec& spec);
+
 // Writes the model, with a synthetic SentencePiece tokenizer (make_synthetic_spm_vocab)
 // in its metadata, as GGUF v3. Tensor names and shapes follow llama.cpp's arch "llama".
 void make_test_model(const ModelSpec& spec, const std::string& path);

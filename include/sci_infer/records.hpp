@@ -33,6 +33,7 @@ struct RecordResult {
   std::vector<float> logprobs;          // per generated (generate) or scored (score) token
   FinishReason finish = FinishReason::None;
   std::vector<float> embedding;         // d_model floats (embed)
+  std::vector<float> logits;            // Task::Logits only (not written to HDF5)
 };
 
 }  // namespace sci_infer

@@ -3,6 +3,8 @@
 //   "llama": SentencePiece-style (scores, byte fallback <0xXX>, "▁" for spaces)
 //   "gpt2" : byte-level BPE with merges and a pre-tokenizer regex (GPT-2 or Llama-3 style,
 //            chosen by tokenizer.ggml.pre)
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -54,6 +56,33 @@ class Tokenizer {
   std::vector<int32_t> byte_to_token_;                    // llama byte fallback
   std::vector<int32_t> encode_spm(std::string_view text) const;
   std::vector<int32_t> encode_bpe(std::string_view text) const;
+
+  // ---- implementation details (lib/model/tokenizer.cpp) ----
+  struct Fragment {        // a run of raw text, or a user-defined token found in the text
+    size_t off, len;
+    int32_t token;         // -1 for raw text
+  };
+  struct MergeInfo {
+    int32_t rank;
+    int32_t result;        // id of the merged symbol (may be virtual, >= n_vocab)
+  };
+  bool is_spm_ = true;
+  int pre_type_ = 0;       // BPE pre-tokenizer (internal enum)
+  bool ignore_merges_ = false;
+  size_t max_token_len_ = 0;
+  std::vector<int32_t> user_defined_;           // type-4 ids, longest text first
+  std::array<bool, 256> user_defined_first_byte_{};
+  std::unordered_map<uint64_t, MergeInfo> merges_;        // (left id << 32 | right id) -> merge
+  std::unordered_map<std::string, int32_t> virtual_ids_;  // merge parts that are not tokens
+  std::vector<int32_t> byte_symbol_;            // BPE: byte -> id of its byte-alphabet character
+  std::vector<std::string> pieces_;             // decoded bytes of each token ("" if skipped)
+  int32_t type_of(int32_t id) const;
+  int32_t symbol_id(const std::string& text, bool create);
+  void build_merges();
+  void build_pieces();
+  std::vector<Fragment> partition(std::string_view text) const;
+  void encode_spm_fragment(std::string_view text, bool prefix_space, std::vector<int32_t>& out) const;
+  void encode_bpe_fragment(std::string_view text, std::vector<int32_t>& out) const;
 };
 
 }  // namespace sci_infer

@@ -1,0 +1,73 @@
+// bench: prefill and decode throughput of the engine on synthetic prompts, as llama.cpp's
+// llama-batched-bench measures them (B sequences of P prompt tokens, then G generated each).
+#include <chrono>
+#include <cstdio>
+
+#include "commands.hpp"
+#include "engine_flags.hpp"
+
+namespace sci_infer::cli {
+
+Runner add_bench(CLI::App& app) {
+  struct Args {
+    EngineFlags engine;
+    int prompt = 128, gen = 128, batch = 1, reps = 1;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  a->engine.add(app);
+  app.add_option("--prompt-tokens", a->prompt, "Prompt length");
+  app.add_option("--gen-tokens", a->gen, "Generated tokens per sequence");
+  app.add_option("--batch", a->batch, "Parallel sequences");
+  app.add_option("--reps", a->reps, "Repetitions (the best is reported)");
+  app.add_flag("--json", a->json, "Print one JSON object");
+  return [=] {
+    using clock = std::chrono::steady_clock;
+    auto model = Model::open(a->engine.model);
+    EngineOptions opt = a->engine.options();
+    opt.max_sequences = std::max(opt.max_sequences, a->batch);
+    Engine engine(model, opt);
+    const int32_t n_vocab = model->config().n_vocab;
+    auto requests = [&](Task task, int max_new) {
+      std::vector<Request> rs;
+      for (int b = 0; b < a->batch; ++b) {
+        Request r;
+        r.id = uint64_t(b);
+        r.task = task;
+        r.max_new_tokens = max_new;
+        r.sampling.ignore_eos = true;
+        for (int i = 0; i < a->prompt; ++i) r.tokens.push_back(int32_t((7919u * (i + 1) + 104729u * b) % n_vocab));
+        if (task == Task::Logits) r.all_positions = false;
+        rs.push_back(r);
+      }
+      return rs;
+    };
+    double best_prefill = 1e30, best_total = 1e30;
+    for (int rep = 0; rep < a->reps; ++rep) {
+      auto t0 = clock::now();
+      engine.run(requests(Task::Logits, 0));  // prefill only: the last position's logits
+      auto t1 = clock::now();
+      engine.run(requests(Task::Generate, a->gen));
+      auto t2 = clock::now();
+      best_prefill = std::min(best_prefill, std::chrono::duration<double>(t1 - t0).count());
+      best_total = std::min(best_total, std::chrono::duration<double>(t2 - t1).count());
+    }
+    // Decode time = full generate run minus its prefill; the first token comes from the prefill.
+    const double decode_s = std::max(1e-9, best_total - best_prefill);
+    const double prefill_tok_s = double(a->prompt) * a->batch / best_prefill;
+    const double decode_tok_s = double(std::max(a->gen - 1, 0)) * a->batch / decode_s;
+    const double total_tok_s = double(a->prompt + a->gen) * a->batch / best_total;
+    if (a->json) {
+      std::printf("{\"model\": \"%s\", \"batch\": %d, \"prompt_tokens\": %d, \"gen_tokens\": %d, \"threads\": %d, "
+                  "\"gemm\": \"%s\", \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"total_tok_s\": %.2f}\n",
+                  a->engine.model.c_str(), a->batch, a->prompt, a->gen, a->engine.threads, a->engine.gemm.c_str(),
+                  prefill_tok_s, decode_tok_s, total_tok_s);
+    } else {
+      std::printf("batch %d, prompt %d, gen %d: prefill %.1f tok/s, decode %.1f tok/s, total %.1f tok/s\n", a->batch,
+                  a->prompt, a->gen, prefill_tok_s, decode_tok_s, total_tok_s);
+    }
+    return 0;
+  };
+}
+
+}  // namespace sci_infer::cli

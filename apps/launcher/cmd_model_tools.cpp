@@ -1,0 +1,148 @@
+// inspect, make-model, tokenize: commands that read or write model files without running them.
+#include <cstdio>
+#include <sstream>
+
+#include "commands.hpp"
+#include "engine_flags.hpp"
+#include "sci_infer/gguf.hpp"
+#include "sci_infer/model.hpp"
+#include "sci_infer/model_maker.hpp"
+
+namespace sci_infer::cli {
+
+std::vector<int32_t> parse_token_list(const std::string& s) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      if (used != item.size()) throw std::invalid_argument(item);
+      ids.push_back(static_cast<int32_t>(v));
+    } catch (const std::exception&) {
+      throw Error("token list: '" + item + "' is not an integer");
+    }
+  }
+  return ids;
+}
+
+namespace {
+
+std::string value_summary(const GgufValue& v) {
+  switch (v.type) {
+    case GgufValueType::STRING: return "\"" + (v.s.size() > 60 ? v.s.substr(0, 60) + "..." : v.s) + "\"";
+    case GgufValueType::FLOAT32:
+    case GgufValueType::FLOAT64: return std::to_string(v.f);
+    case GgufValueType::BOOL: return v.u ? "true" : "false";
+    case GgufValueType::ARRAY:
+      return std::string("array of ") + gguf_value_type_name(v.array_type) + " [" + std::to_string(v.array_size()) + "]";
+    case GgufValueType::INT8:
+    case GgufValueType::INT16:
+    case GgufValueType::INT32:
+    case GgufValueType::INT64: return std::to_string(v.i);
+    default: return std::to_string(v.u);
+  }
+}
+
+}  // namespace
+
+Runner add_inspect(CLI::App& app) {
+  auto path = std::make_shared<std::string>();
+  auto tensors = std::make_shared<bool>(false);
+  app.add_option("model", *path, "GGUF file")->required();
+  app.add_flag("--tensors", *tensors, "List every tensor");
+  return [=] {
+    auto f = GgufFile::open(*path);
+    std::printf("file: %s\nGGUF version: %u, alignment %lu, %zu metadata keys, %zu tensors, %lu bytes\n",
+                path->c_str(), f->version(), (unsigned long)f->alignment(), f->metadata_keys().size(),
+                f->tensors().size(), (unsigned long)f->file_size());
+    for (const auto& k : f->metadata_keys()) std::printf("  %-44s %s\n", k.c_str(), value_summary(f->value(k)).c_str());
+    uint64_t bytes = 0, elems = 0;
+    for (const auto& t : f->tensors()) {
+      bytes += t.n_bytes;
+      elems += t.n_elements;
+      if (*tensors) {
+        std::string shape;
+        for (auto d : t.ne) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+        std::printf("  %-32s %-5s [%s] %lu bytes\n", t.name.c_str(), ggml_type_name(t.type), shape.c_str(),
+                    (unsigned long)t.n_bytes);
+      }
+    }
+    std::printf("parameters: %lu (%.1f M), tensor bytes: %.1f MiB\n", (unsigned long)elems, elems / 1e6,
+                bytes / 1048576.0);
+    try {
+      const ModelConfig c = read_model_config(*f);
+      std::printf("model: %s, vocab %d, dim %d, layers %d, heads %d (kv %d), ffn %d, context %d, rope theta %g, "
+                  "eps %g, %s output, weights %s\n",
+                  c.arch.c_str(), c.n_vocab, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.ffn_dim, c.context,
+                  c.rope_theta, c.norm_eps, c.tied_output ? "tied" : "untied", ggml_type_name(c.weight_type));
+    } catch (const Error& e) {
+      std::printf("not a runnable llama model: %s\n", e.what());
+    }
+    return 0;
+  };
+}
+
+Runner add_make_model(CLI::App& app) {
+  struct Args {
+    std::string preset = "15m", dtype = "f32", out;
+    uint64_t seed = 1234;
+    bool untied = false;
+    ModelSpec spec;
+  };
+  auto a = std::make_shared<Args>();
+  app.add_option("--preset", a->preset, "tiny, 15m or 100m (sets the shape; options below override)");
+  app.add_option("--dtype", a->dtype, "f32, f16, bf16 or q8_0");
+  app.add_option("--seed", a->seed, "Weight seed");
+  app.add_option("--out,-o", a->out, "Output GGUF path")->required();
+  app.add_flag("--untied", a->untied, "Separate output.weight instead of reusing token_embd");
+  auto vocab = app.add_option("--vocab", a->spec.n_vocab);
+  auto dim = app.add_option("--dim", a->spec.dim);
+  auto layers = app.add_option("--layers", a->spec.n_layers);
+  auto heads = app.add_option("--heads", a->spec.n_heads);
+  auto kv = app.add_option("--kv-heads", a->spec.n_kv_heads);
+  auto ffn = app.add_option("--ffn", a->spec.ffn_dim);
+  auto ctx = app.add_option("--context", a->spec.context);
+  auto theta = app.add_option("--rope-theta", a->spec.rope_theta);
+  auto eps = app.add_option("--eps", a->spec.norm_eps);
+  return [=] {
+    ModelSpec s = model_spec_preset(a->preset);
+    if (*vocab) s.n_vocab = a->spec.n_vocab;
+    if (*dim) s.dim = a->spec.dim;
+    if (*layers) s.n_layers = a->spec.n_layers;
+    if (*heads) s.n_heads = a->spec.n_heads;
+    if (*kv) s.n_kv_heads = a->spec.n_kv_heads;
+    if (*ffn) s.ffn_dim = a->spec.ffn_dim;
+    if (*ctx) s.context = a->spec.context;
+    if (*theta) s.rope_theta = a->spec.rope_theta;
+    if (*eps) s.norm_eps = a->spec.norm_eps;
+    std::string dt = a->dtype;
+    for (auto& ch : dt) ch = static_cast<char>(std::toupper(ch));
+    s.dtype = ggml_type_from_name(dt);
+    s.seed = a->seed;
+    s.tied_output = !a->untied;
+    make_test_model(s, a->out);
+    std::printf("wrote %s (%s, %s)\n", a->out.c_str(), a->preset.c_str(), ggml_type_name(s.dtype));
+    return 0;
+  };
+}
+
+Runner add_tokenize(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  auto text = std::make_shared<std::string>();
+  auto no_special = std::make_shared<bool>(false);
+  app.add_option("--model,-m", *model, "GGUF model file")->required();
+  app.add_option("--prompt,-p", *text, "Text to tokenize")->required();
+  app.add_flag("--no-special", *no_special, "Do not add BOS/EOS");
+  return [=] {
+    auto m = Model::open(*model);
+    const auto ids = m->tokenizer().encode(*text, !*no_special);
+    for (size_t i = 0; i < ids.size(); ++i) std::printf("%s%d", i ? "," : "", ids[i]);
+    std::printf("\n");
+    return 0;
+  };
+}
+
+}  // namespace sci_infer::cli

@@ -1,0 +1,89 @@
+#pragma once
+// The inference engine: continuous batching of many sequences over one model on one rank.
+//
+//   auto model  = sci_infer::Model::open("m.gguf");
+//   sci_infer::Engine engine(model, {});
+//   engine.submit(request);                 // any number, any mix of lengths and tasks
+//   while (!engine.idle())
+//     for (auto& r : engine.step()) ...     // results as sequences finish
+//
+// A sequence's results are bitwise identical whatever else is in the batch, the number of
+// threads, and how its prompt was split into prefill chunks (docs/reproducibility.md).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sci_infer/backend.hpp"
+#include "sci_infer/model.hpp"
+#include "sci_infer/records.hpp"
+#include "sci_infer/sampling.hpp"
+
+namespace sci_infer {
+
+enum class Task { Generate, Score, Embed, Logits };
+const char* task_name(Task t);
+Task task_from_name(const std::string& name);  // "generate", "score", "embed", "logits"
+
+enum class Pooling { Mean, Last };
+const char* pooling_name(Pooling p);
+Pooling pooling_from_name(const std::string& name);
+
+struct EngineOptions {
+  GemmBackend gemm = GemmBackend::FixedOrder;
+  int threads = 0;                  // 0: SCI_INFER_THREADS, else OMP_NUM_THREADS, else all cores
+  size_t kv_cache_bytes = 1ull << 30;  // the KV cache never grows past this
+  int max_sequences = 64;           // sequences decoded together
+  int max_step_tokens = 512;        // tokens per forward step (decode tokens + prefill chunks)
+  Pooling pooling = Pooling::Mean;  // for Task::Embed
+};
+
+struct Request {
+  uint64_t id = 0;                  // record id: keys the random draws, echoed in the result
+  Task task = Task::Generate;
+  std::vector<int32_t> tokens;      // prompt token ids (after any embedding rows)
+  std::vector<float> embeddings;    // n_embedding_rows x dim input vectors, fed first
+  uint32_t n_embedding_rows = 0;
+  SamplingParams sampling;
+  int32_t max_new_tokens = 16;      // Generate only
+  bool all_positions = false;       // Logits only: every position, else the last
+};
+
+struct KvCacheStats {
+  size_t bytes = 0;                 // memory reserved for the cache
+  int32_t pages = 0, pages_in_use = 0, page_tokens = 0;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Model> model, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request; problems with it (bad token ids, too long, ...) come back as an error
+  // result from step(), never as an exception, so one bad record cannot stop a batch.
+  void submit(Request request);
+  // Runs one forward step over the current batch; returns the requests that finished.
+  std::vector<RecordResult> step();
+  bool idle() const;
+  // Submits all, steps until idle, returns results in request order.
+  std::vector<RecordResult> run(std::vector<Request> requests);
+
+  // Convenience: logits of the last position (or all positions, row after row).
+  std::vector<float> logits(const std::vector<int32_t>& tokens, bool all_positions = false);
+
+  const Model& model() const;
+  const EngineOptions& options() const;
+  KvCacheStats kv_cache_stats() const;
+  size_t weight_bytes() const;      // packed weights held by the GEMM backend
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Initialises Kokkos if the caller has not (finalised at exit); safe to call repeatedly.
+void ensure_kokkos_initialized();
+
+}  // namespace sci_infer

@@ -1,0 +1,66 @@
+#pragma once
+// A Llama-family model as described by its GGUF file: hyper-parameters, tokenizer and the
+// (memory-mapped, validated) weight tensors. No compute here: the engine builds its kernels'
+// packed weights from the WeightViews this class hands out.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sci_infer/gguf.hpp"
+#include "sci_infer/tensor_types.hpp"
+#include "sci_infer/tokenizer.hpp"
+
+namespace sci_infer {
+
+struct ModelConfig {
+  std::string arch;          // general.architecture ("llama")
+  std::string name;          // general.name
+  int32_t n_vocab = 0;
+  int32_t dim = 0;
+  int32_t n_layers = 0;
+  int32_t n_heads = 0;
+  int32_t n_kv_heads = 0;
+  int32_t head_dim = 0;      // dim / n_heads (llama.rope.dimension_count must agree)
+  int32_t ffn_dim = 0;
+  int32_t context = 0;
+  float rope_theta = 10000.0f;
+  float norm_eps = 1e-5f;
+  bool tied_output = false;  // no output.weight: the token embedding is reused
+  GgmlType weight_type = GgmlType::F32;  // type of the attention/FFN weights
+  int64_t n_params = 0;
+};
+
+// A weight as found in the file: N rows (outputs) of K elements of `type`, row-major.
+struct WeightView {
+  std::string name;
+  GgmlType type = GgmlType::F32;
+  int64_t n_out = 0;  // N (ggml ne[1], or 1 for vectors)
+  int64_t n_in = 0;   // K (ggml ne[0])
+  const uint8_t* data = nullptr;  // host memory (the mapped file)
+};
+
+class Model {
+ public:
+  // Opens the file, reads and checks the configuration, the tokenizer and every tensor's
+  // presence, type and shape. Throws sci_infer::Error naming the file and what is wrong.
+  static std::shared_ptr<const Model> open(const std::string& path);
+
+  const std::string& path() const { return file_->path(); }
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const GgufFile& file() const { return *file_; }
+  // The named tensor as a matrix (vectors come back with n_out == 1).
+  WeightView weight(const std::string& name) const;
+  std::string layer_weight_name(int layer, const char* suffix) const;
+
+ private:
+  std::unique_ptr<GgufFile> file_;
+  ModelConfig config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+// Reads and validates the llama.* hyper-parameters of a GGUF file.
+ModelConfig read_model_config(const GgufFile& f);
+
+}  // namespace sci_infer

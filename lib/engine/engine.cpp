@@ -1,0 +1,333 @@
+// The engine: a continuous-batching scheduler around one forward pass.
+//
+// Each step packs a flat list of tokens from all active sequences (one decode token per
+// generating sequence, then prefill chunks up to the step's token budget), runs the model over
+// them, and hands the rows that need it to the sampler / scorer / pooler. Sequences join as KV
+// pages allow and leave when they finish.
+#include "sci_infer/engine.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <map>
+
+#include "engine/forward_pass.hpp"
+#include "engine/kv_cache.hpp"
+#include "engine/model_weights.hpp"
+
+namespace sci_infer {
+
+const char* task_name(Task t) {
+  switch (t) {
+    case Task::Generate: return "generate";
+    case Task::Score: return "score";
+    case Task::Embed: return "embed";
+    case Task::Logits: return "logits";
+  }
+  return "?";
+}
+
+Task task_from_name(const std::string& n) {
+  if (n == "generate") return Task::Generate;
+  if (n == "score") return Task::Score;
+  if (n == "embed") return Task::Embed;
+  if (n == "logits") return Task::Logits;
+  throw Error("unknown task '" + n + "' (generate, score, embed, logits)");
+}
+
+const char* pooling_name(Pooling p) { return p == Pooling::Mean ? "mean" : "last"; }
+Pooling pooling_from_name(const std::string& n) {
+  if (n == "mean") return Pooling::Mean;
+  if (n == "last") return Pooling::Last;
+  throw Error("unknown pooling '" + n + "' (mean, last)");
+}
+
+void ensure_kokkos_initialized() {
+  if (!Kokkos::is_initialized()) {
+    Kokkos::initialize();
+    std::atexit([] {
+      if (Kokkos::is_initialized()) Kokkos::finalize();
+    });
+  }
+}
+
+namespace {
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  if (const char* s = std::getenv("SCI_INFER_THREADS")) {
+    const int n = std::atoi(s);
+    if (n > 0) return n;
+  }
+  return std::max(1, omp_get_max_threads());
+}
+
+// One request in flight.
+struct Sequence {
+  Request req;
+  int32_t slot = -1;
+  std::vector<int32_t> inputs;  // prompt tokens then generated tokens (embedding rows come first)
+  int32_t n_emb = 0;
+  int32_t n_prompt = 0;         // embedding rows + prompt tokens
+  int32_t n_done = 0;           // positions already in the KV cache
+  RecordResult result;
+  std::vector<double> pooled;   // Embed: running sum (or last row) of final hidden states
+  int32_t total() const { return n_emb + static_cast<int32_t>(inputs.size()); }
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  std::shared_ptr<const Model> model;
+  EngineOptions opt;
+  int threads = 1;
+  ModelWeights weights;
+  KvCache kv;
+  ForwardPass forward;
+  std::deque<Sequence> waiting;
+  std::vector<Sequence> active;  // in admission order
+  std::vector<RecordResult> finished_early;  // rejected at submit: returned by the next step
+
+  Impl(std::shared_ptr<const Model> m, EngineOptions o)
+      : model(std::move(m)),
+        opt(o),
+        threads(resolve_threads(o.threads)),
+        weights(ModelWeights::load(*model, o.gemm, threads)),
+        kv(model->config(), o.kv_cache_bytes, o.max_sequences),
+        forward(model->config(), weights, o.max_step_tokens) {}
+
+  RecordResult error_result(const Request& r, const std::string& msg) const {
+    RecordResult res;
+    res.index = r.id;
+    res.status = 2;
+    res.error = msg;
+    res.finish = FinishReason::Error;
+    return res;
+  }
+
+  // Returns an error message, or "" if the request can run.
+  std::string validate(const Request& r) const {
+    const ModelConfig& c = model->config();
+    const std::string rec = "record " + std::to_string(r.id) + ": ";
+    if (r.tokens.empty() && r.n_embedding_rows == 0) return rec + "empty input (no tokens, no embedding rows)";
+    if (r.embeddings.size() != size_t(r.n_embedding_rows) * c.dim)
+      return rec + "embedding rows have " + std::to_string(r.embeddings.size()) + " values, expected " +
+             std::to_string(size_t(r.n_embedding_rows) * c.dim) + " (" + std::to_string(r.n_embedding_rows) +
+             " rows x d_model " + std::to_string(c.dim) + ")";
+    for (float v : r.embeddings)
+      if (!std::isfinite(v)) return rec + "embedding input contains NaN or Inf";
+    for (size_t i = 0; i < r.tokens.size(); ++i)
+      if (r.tokens[i] < 0 || r.tokens[i] >= c.n_vocab)
+        return rec + "token " + std::to_string(i) + " has id " + std::to_string(r.tokens[i]) +
+               ", outside the vocabulary [0, " + std::to_string(c.n_vocab) + ")";
+    const int64_t n = int64_t(r.tokens.size()) + r.n_embedding_rows;
+    if (n > c.context)
+      return rec + "input has " + std::to_string(n) + " positions, more than the model context " +
+             std::to_string(c.context);
+    if (r.task == Task::Generate && r.max_new_tokens < 0) return rec + "max_new_tokens is negative";
+    if (r.task == Task::Generate && r.sampling.temperature < 0.0f) return rec + "temperature is negative";
+    if (r.task == Task::Score && n < 2) return rec + "scoring needs at least two positions";
+    if (kv.pages_for(reserved_positions(r)) > kv.total_pages())
+      return rec + "needs " + std::to_string(kv.pages_for(reserved_positions(r))) + " KV-cache pages but the cache has " +
+             std::to_string(kv.total_pages()) + " (raise the KV-cache budget)";
+    return "";
+  }
+
+  int32_t reserved_positions(const Request& r) const {
+    int64_t n = int64_t(r.tokens.size()) + r.n_embedding_rows;
+    if (r.task == Task::Generate) n += r.max_new_tokens;
+    return static_cast<int32_t>(std::min<int64_t>(n, model->config().context));
+  }
+
+  void submit(Request r) {
+    std::string err = validate(r);
+    if (!err.empty()) {
+      finished_early.push_back(error_result(r, err));
+      return;
+    }
+    if (r.task == Task::Generate && r.max_new_tokens == 0) {
+      RecordResult res;
+      res.index = r.id;
+      res.finish = FinishReason::Length;
+      finished_early.push_back(res);
+      return;
+    }
+    Sequence s;
+    s.n_emb = static_cast<int32_t>(r.n_embedding_rows);
+    s.inputs = r.tokens;
+    s.n_prompt = s.n_emb + static_cast<int32_t>(r.tokens.size());
+    s.result.index = r.id;
+    s.req = std::move(r);
+    waiting.push_back(std::move(s));
+  }
+
+  void admit() {
+    while (!waiting.empty()) {
+      Sequence& s = waiting.front();
+      const int32_t slot = kv.acquire(reserved_positions(s.req));
+      if (slot < 0) break;  // not enough pages or slots now: it waits for others to finish
+      s.slot = slot;
+      active.push_back(std::move(s));
+      waiting.pop_front();
+    }
+  }
+
+  // Which positions of a sequence need an output row after the forward pass.
+  static bool wants_output(const Sequence& s, int32_t pos) {
+    switch (s.req.task) {
+      case Task::Generate: return pos == s.total() - 1;
+      case Task::Score: return pos + 1 < s.n_prompt && pos + 1 >= std::max(s.n_emb, 1);
+      case Task::Embed: return true;
+      case Task::Logits: return s.req.all_positions || pos == s.n_prompt - 1;
+    }
+    return false;
+  }
+
+  std::vector<RecordResult> step() {
+    std::vector<RecordResult> done;
+    done.swap(finished_early);
+    admit();
+    if (active.empty()) return done;
+
+    // Plan the step: decode tokens first (latency), then prefill chunks in admission order.
+    StepPlan plan;
+    int32_t budget = opt.max_step_tokens;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (size_t si = 0; si < active.size() && budget > 0; ++si) {
+        Sequence& s = active[si];
+        const int32_t remaining = s.total() - s.n_done;
+        const bool decoding = s.n_done >= s.n_prompt;
+        if (remaining <= 0 || decoding != (pass == 0)) continue;
+        const int32_t take = std::min(remaining, budget);
+        for (int32_t p = s.n_done; p < s.n_done + take; ++p) {
+          StepPlan::Token t;
+          t.seq = static_cast<int32_t>(si);
+          t.slot = s.slot;
+          t.position = p;
+          if (p < s.n_emb) {
+            t.token = -1;
+            t.emb = &s.req.embeddings[size_t(p) * model->config().dim];
+          } else {
+            t.token = s.inputs[p - s.n_emb];
+          }
+          t.want_logits = wants_output(s, p) && s.req.task != Task::Embed;
+          t.want_hidden = wants_output(s, p) && s.req.task == Task::Embed;
+          plan.tokens.push_back(t);
+        }
+        budget -= take;
+      }
+    }
+    const StepOutputs out = forward.run(plan, kv.views(), weights);
+
+    // Consume the outputs in plan order (positions ascending within each sequence).
+    const int32_t n_vocab = model->config().n_vocab, dim = model->config().dim;
+    size_t li = 0, hi = 0;
+    for (const auto& t : plan.tokens) {
+      Sequence& s = active[t.seq];
+      s.n_done = t.position + 1;
+      if (t.want_hidden) consume_hidden(s, out.hidden.data() + hi++ * dim, dim);
+      if (t.want_logits) consume_logits(s, t.position, out.logits.data() + li++ * size_t(n_vocab), n_vocab);
+    }
+    // Retire finished sequences, keeping the others in admission order.
+    std::vector<Sequence> still;
+    for (auto& s : active) {
+      if (is_finished(s)) {
+        finalize(s);
+        kv.release(s.slot);
+        done.push_back(std::move(s.result));
+      } else {
+        still.push_back(std::move(s));
+      }
+    }
+    active.swap(still);
+    return done;
+  }
+
+  void consume_hidden(Sequence& s, const float* h, int32_t dim) {
+    if (s.pooled.empty()) s.pooled.assign(dim, 0.0);
+    for (int32_t j = 0; j < dim; ++j) s.pooled[j] = opt.pooling == Pooling::Mean ? s.pooled[j] + h[j] : h[j];
+  }
+
+  void consume_logits(Sequence& s, int32_t pos, const float* logits, int32_t n_vocab) {
+    switch (s.req.task) {
+      case Task::Logits: s.result.logits.insert(s.result.logits.end(), logits, logits + n_vocab); break;
+      case Task::Score: s.result.logprobs.push_back(token_logprob(logits, n_vocab, s.inputs[pos + 1 - s.n_emb])); break;
+      case Task::Generate: {
+        float lp = 0.0f;
+        const int32_t tok = sample_token(logits, n_vocab, s.req.sampling, s.req.id, uint64_t(pos + 1), &lp);
+        s.result.tokens.push_back(tok);
+        s.result.logprobs.push_back(lp);
+        const auto& stops = s.req.sampling.stop_tokens;
+        if ((!s.req.sampling.ignore_eos && model->tokenizer().is_end_of_generation(tok)) ||
+            std::find(stops.begin(), stops.end(), tok) != stops.end()) {
+          s.result.finish = FinishReason::Stop;
+        } else if (int32_t(s.result.tokens.size()) >= s.req.max_new_tokens || s.total() >= model->config().context) {
+          s.result.finish = FinishReason::Length;
+        } else {
+          s.inputs.push_back(tok);  // becomes the next step's decode token
+        }
+        break;
+      }
+      case Task::Embed: break;
+    }
+  }
+
+  static bool is_finished(const Sequence& s) {
+    if (s.req.task == Task::Generate) return s.result.finish != FinishReason::None;
+    return s.n_done >= s.n_prompt;
+  }
+
+  void finalize(Sequence& s) {
+    if (s.req.task == Task::Generate) {
+      s.result.text = model->tokenizer().decode(s.result.tokens);
+    } else if (s.req.task == Task::Embed) {
+      const double div = opt.pooling == Pooling::Mean ? double(s.n_prompt) : 1.0;
+      s.result.embedding.resize(s.pooled.size());
+      for (size_t j = 0; j < s.pooled.size(); ++j) s.result.embedding[j] = static_cast<float>(s.pooled[j] / div);
+    }
+  }
+};
+
+Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
+  ensure_kokkos_initialized();
+  if (options.max_step_tokens < 1 || options.max_sequences < 1)
+    throw Error("engine options: max_step_tokens and max_sequences must be positive");
+  impl_ = std::make_unique<Impl>(std::move(model), options);
+}
+
+Engine::~Engine() = default;
+
+void Engine::submit(Request request) { impl_->submit(std::move(request)); }
+std::vector<RecordResult> Engine::step() { return impl_->step(); }
+bool Engine::idle() const { return impl_->waiting.empty() && impl_->active.empty() && impl_->finished_early.empty(); }
+
+std::vector<RecordResult> Engine::run(std::vector<Request> requests) {
+  std::map<uint64_t, size_t> order;
+  for (size_t i = 0; i < requests.size(); ++i) order[requests[i].id] = i;
+  if (order.size() != requests.size()) throw Error("Engine::run: request ids must be unique");
+  for (auto& r : requests) submit(std::move(r));
+  std::vector<RecordResult> results(requests.size());
+  while (!idle())
+    for (auto& r : step()) results[order.at(r.index)] = std::move(r);
+  return results;
+}
+
+std::vector<float> Engine::logits(const std::vector<int32_t>& tokens, bool all_positions) {
+  Request r;
+  r.task = Task::Logits;
+  r.tokens = tokens;
+  r.all_positions = all_positions;
+  auto res = run({r});
+  if (res[0].status != 0) throw Error(res[0].error);
+  return res[0].logits;
+}
+
+const Model& Engine::model() const { return *impl_->model; }
+const EngineOptions& Engine::options() const { return impl_->opt; }
+KvCacheStats Engine::kv_cache_stats() const { return impl_->kv.stats(); }
+size_t Engine::weight_bytes() const { return impl_->weights.bytes(); }
+
+}  // namespace sci_infer

@@ -1,0 +1,115 @@
+#include "engine/forward_pass.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sci_infer {
+
+ForwardPass::ForwardPass(const ModelConfig& c, const ModelWeights&, int32_t max_tokens)
+    : c_(c), max_tokens_(max_tokens), q_dim_(c.n_heads * c.head_dim), kv_dim_(c.n_kv_heads * c.head_dim) {
+  auto mat = [&](const char* name, int64_t cols) {
+    return Matrix(Kokkos::ViewAllocateWithoutInitializing(name), max_tokens, cols);
+  };
+  x_ = mat("x", c.dim);
+  h_ = mat("h", c.dim);
+  qkv_ = mat("qkv", q_dim_ + 2 * kv_dim_);
+  att_ = mat("att", q_dim_);
+  tmp_ = mat("tmp", c.dim);
+  gate_up_ = mat("gate_up", 2 * int64_t(c.ffn_dim));
+  act_ = mat("act", c.ffn_dim);
+  sel_ = mat("sel", c.dim);
+  logits_ = mat("logits", c.n_vocab);
+  st_.token = IntVector("step_token", max_tokens);
+  st_.emb_row = IntVector("step_emb_row", max_tokens);
+  st_.seq_slot = IntVector("step_seq_slot", max_tokens);
+  st_.position = IntVector("step_position", max_tokens);
+}
+
+void ForwardPass::linear(const Linear& l, const Matrix& in, int32_t n, const Matrix& out) {
+  Kokkos::fence();  // kernels before the GEMM must have finished writing `in`
+  l.forward(in.data(), n, static_cast<int64_t>(in.extent(1)), out.data(), static_cast<int64_t>(out.extent(1)));
+}
+
+StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, const ModelWeights& w) {
+  const int32_t n = static_cast<int32_t>(plan.tokens.size());
+  if (n > max_tokens_) throw Error("internal: step of " + std::to_string(n) + " tokens exceeds the step budget");
+  // ---- Step metadata and embedding-row inputs to the execution space ----
+  auto token = Kokkos::create_mirror_view(st_.token);
+  auto emb_row = Kokkos::create_mirror_view(st_.emb_row);
+  auto slot = Kokkos::create_mirror_view(st_.seq_slot);
+  auto pos = Kokkos::create_mirror_view(st_.position);
+  std::vector<int32_t> logit_rows, hidden_rows;
+  int32_t n_emb = 0;
+  st_.max_position = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    const auto& t = plan.tokens[i];
+    token(i) = t.token;
+    emb_row(i) = t.token < 0 ? n_emb++ : 0;
+    slot(i) = t.slot;
+    pos(i) = t.position;
+    st_.max_position = std::max(st_.max_position, t.position);
+    if (t.want_logits) logit_rows.push_back(i);
+    if (t.want_hidden) hidden_rows.push_back(i);
+  }
+  st_.n = n;
+  Kokkos::deep_copy(st_.token, token);
+  Kokkos::deep_copy(st_.emb_row, emb_row);
+  Kokkos::deep_copy(st_.seq_slot, slot);
+  Kokkos::deep_copy(st_.position, pos);
+  if (int32_t(emb_in_.extent(0)) < std::max(n_emb, 1))
+    emb_in_ = Matrix(Kokkos::ViewAllocateWithoutInitializing("emb_in"), std::max(n_emb, 1), c_.dim);
+  if (n_emb > 0) {
+    auto host = Kokkos::create_mirror_view(emb_in_);
+    for (const auto& t : plan.tokens)
+      if (t.token < 0) std::memcpy(&host(emb_row(&t - plan.tokens.data()), 0), t.emb, sizeof(float) * c_.dim);
+    Kokkos::deep_copy(emb_in_, host);
+  }
+
+  // ---- The transformer ----
+  embed_tokens(w.token_embd, w.token_embd_type, c_.dim, st_, emb_in_, x_);
+  for (int32_t l = 0; l < c_.n_layers; ++l) {
+    const LayerWeights& lw = w.layers[l];
+    rms_norm(x_, lw.attn_norm, c_.norm_eps, n, h_);
+    linear(*lw.qkv, h_, n, qkv_);
+    rope(qkv_, 0, c_.n_heads, c_.head_dim, w.rope_inv_freq, st_);
+    rope(qkv_, q_dim_, c_.n_kv_heads, c_.head_dim, w.rope_inv_freq, st_);
+    kv_store(qkv_, q_dim_, q_dim_ + kv_dim_, kv_dim_, l, st_, cache);
+    attention(qkv_, c_.n_heads, c_.n_kv_heads, c_.head_dim, l, st_, cache, att_);
+    linear(*lw.wo, att_, n, tmp_);
+    add_rows(x_, tmp_, n);
+    rms_norm(x_, lw.ffn_norm, c_.norm_eps, n, h_);
+    linear(*lw.gate_up, h_, n, gate_up_);
+    swiglu(gate_up_, c_.ffn_dim, n, act_);
+    linear(*lw.down, act_, n, tmp_);
+    add_rows(x_, tmp_, n);
+  }
+
+  // ---- Outputs: final norm on the rows that need it, then the vocabulary projection ----
+  StepOutputs out;
+  auto gather_normed = [&](const std::vector<int32_t>& rows) {
+    IntVector idx("rows", rows.size());
+    auto idx_host = Kokkos::create_mirror_view(idx);
+    for (size_t i = 0; i < rows.size(); ++i) idx_host(i) = rows[i];
+    Kokkos::deep_copy(idx, idx_host);
+    gather_rows(x_, idx, tmp_);
+    rms_norm(tmp_, w.output_norm, c_.norm_eps, static_cast<int32_t>(rows.size()), sel_);
+  };
+  if (!logit_rows.empty()) {
+    gather_normed(logit_rows);
+    linear(*w.output, sel_, static_cast<int32_t>(logit_rows.size()), logits_);
+    Kokkos::fence();
+    auto host = Kokkos::create_mirror_view(logits_);
+    Kokkos::deep_copy(host, logits_);
+    out.logits.assign(host.data(), host.data() + logit_rows.size() * size_t(c_.n_vocab));
+  }
+  if (!hidden_rows.empty()) {
+    gather_normed(hidden_rows);
+    Kokkos::fence();
+    auto host = Kokkos::create_mirror_view(sel_);
+    Kokkos::deep_copy(host, sel_);
+    out.hidden.assign(host.data(), host.data() + hidden_rows.size() * size_t(c_.dim));
+  }
+  return out;
+}
+
+}  // namespace sci_infer

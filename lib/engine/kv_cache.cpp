@@ -1,0 +1,59 @@
+#include "engine/kv_cache.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace sci_infer {
+
+KvCache::KvCache(const ModelConfig& c, size_t budget_bytes, int max_sequences) {
+  const size_t kv_dim = size_t(c.n_kv_heads) * c.head_dim;
+  const size_t page_bytes = 2 * size_t(c.n_layers) * kKvBlock * kv_dim * sizeof(float);
+  n_pages_ = static_cast<int32_t>(std::min<size_t>(budget_bytes / page_bytes, 1u << 30));
+  if (n_pages_ < 1)
+    throw Error("KV-cache budget of " + std::to_string(budget_bytes) + " bytes holds no page (one page of " +
+                std::to_string(kKvBlock) + " positions needs " + std::to_string(page_bytes) + " bytes)");
+  max_pages_per_seq_ = pages_for(c.context);
+  bytes_ = page_bytes * n_pages_;
+  views_.k = decltype(views_.k)("kv_k", c.n_layers, n_pages_, kKvBlock, kv_dim);
+  views_.v = decltype(views_.v)("kv_v", c.n_layers, n_pages_, kKvBlock, kv_dim);
+  views_.page_table = IntMatrix("kv_page_table", max_sequences, max_pages_per_seq_);
+  page_table_host_ = Kokkos::create_mirror_view(views_.page_table);
+  for (int32_t p = n_pages_ - 1; p >= 0; --p) free_pages_.push_back(p);
+  for (int32_t s = max_sequences - 1; s >= 0; --s) free_slots_.push_back(s);
+  slot_pages_.resize(max_sequences);
+}
+
+int32_t KvCache::acquire(int32_t positions) {
+  const int32_t need = pages_for(std::max(positions, 1));
+  if (free_slots_.empty() || int32_t(free_pages_.size()) < need) return -1;
+  const int32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  for (int32_t i = 0; i < need; ++i) {
+    const int32_t page = free_pages_.back();
+    free_pages_.pop_back();
+    slot_pages_[slot].push_back(page);
+    page_table_host_(slot, i) = page;
+  }
+  Kokkos::deep_copy(views_.page_table, page_table_host_);
+  return slot;
+}
+
+void KvCache::release(int32_t slot) {
+  // Return pages so that the lowest ids are reused first (keeps the page order reproducible).
+  for (auto it = slot_pages_[slot].rbegin(); it != slot_pages_[slot].rend(); ++it) free_pages_.push_back(*it);
+  std::sort(free_pages_.begin(), free_pages_.end(), std::greater<int32_t>());
+  slot_pages_[slot].clear();
+  free_slots_.push_back(slot);
+  std::sort(free_slots_.begin(), free_slots_.end(), std::greater<int32_t>());
+}
+
+KvCacheStats KvCache::stats() const {
+  KvCacheStats s;
+  s.bytes = bytes_;
+  s.pages = n_pages_;
+  s.pages_in_use = n_pages_ - static_cast<int32_t>(free_pages_.size());
+  s.page_tokens = kKvBlock;
+  return s;
+}
+
+}  // namespace sci_infer

@@ -1,0 +1,34 @@
+#pragma once
+// Paged KV cache with a fixed memory budget. A sequence reserves all pages it can ever need
+// when it is admitted (prompt + max new tokens), so a running sequence never waits for memory
+// and nothing is ever evicted; sequences that do not fit wait in the queue.
+#include <vector>
+
+#include "kernels/ops.hpp"
+#include "sci_infer/engine.hpp"
+#include "sci_infer/model.hpp"
+
+namespace sci_infer {
+
+class KvCache {
+ public:
+  KvCache(const ModelConfig& c, size_t budget_bytes, int max_sequences);
+  int32_t pages_for(int32_t positions) const { return (positions + kKvBlock - 1) / kKvBlock; }
+  int32_t total_pages() const { return n_pages_; }
+  // Reserves pages for `positions` positions; returns the sequence slot, or -1 if it must wait.
+  int32_t acquire(int32_t positions);
+  void release(int32_t slot);
+  const KvCacheViews& views() const { return views_; }
+  KvCacheStats stats() const;
+
+ private:
+  int32_t n_pages_ = 0, max_pages_per_seq_ = 0;
+  size_t bytes_ = 0;
+  KvCacheViews views_;
+  IntMatrix::HostMirror page_table_host_;
+  std::vector<int32_t> free_pages_;      // used as a stack: lowest page ids handed out first
+  std::vector<int32_t> free_slots_;
+  std::vector<std::vector<int32_t>> slot_pages_;
+};
+
+}  // namespace sci_infer

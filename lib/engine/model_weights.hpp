@@ -1,0 +1,30 @@
+#pragma once
+// The model's weights as the kernels want them: packed GEMM operands (one fused Q|K|V and one
+// fused gate|up per layer), norms and the token-embedding table in the execution space.
+#include <memory>
+#include <vector>
+
+#include "kernels/linear.hpp"
+#include "kernels/ops.hpp"
+#include "sci_infer/model.hpp"
+
+namespace sci_infer {
+
+struct LayerWeights {
+  Vector attn_norm, ffn_norm;
+  std::unique_ptr<Linear> qkv, wo, gate_up, down;
+};
+
+struct ModelWeights {
+  ByteVector token_embd;   // raw rows in token_embd_type, decoded on the fly by embed_tokens
+  GgmlType token_embd_type = GgmlType::F32;
+  Vector output_norm;
+  std::unique_ptr<Linear> output;  // output.weight, or token_embd.weight when tied
+  std::vector<LayerWeights> layers;
+  Kokkos::View<double*> rope_inv_freq;
+  size_t bytes() const;
+
+  static ModelWeights load(const Model& model, GemmBackend backend, int n_threads);
+};
+
+}  // namespace sci_infer

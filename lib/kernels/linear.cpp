@@ -1,0 +1,42 @@
+// Backend selection for linear layers, and the names used on the command line.
+#include "kernels/linear.hpp"
+
+#include "sci_infer/error.hpp"
+
+namespace sci_infer {
+
+const char* gemm_backend_name(GemmBackend b) {
+  switch (b) {
+    case GemmBackend::FixedOrder: return "fixed";
+    case GemmBackend::Kokkos: return "kokkos";
+    case GemmBackend::OneDnn: return "onednn";
+    case GemmBackend::Cublas: return "cublas";
+  }
+  return "?";
+}
+
+GemmBackend gemm_backend_from_name(const std::string& name) {
+  if (name == "fixed") return GemmBackend::FixedOrder;
+  if (name == "kokkos") return GemmBackend::Kokkos;
+  if (name == "onednn") return GemmBackend::OneDnn;
+  if (name == "cublas") return GemmBackend::Cublas;
+  throw Error("unknown GEMM backend '" + name + "' (fixed, kokkos, onednn, cublas)");
+}
+
+std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts, int n_parts,
+                                    int n_threads) {
+  switch (backend) {
+    case GemmBackend::FixedOrder: return make_linear_fixed_order(parts, n_parts, n_threads);
+    case GemmBackend::Kokkos: return make_linear_kokkos(parts, n_parts);
+    case GemmBackend::OneDnn: return make_linear_onednn(parts, n_parts);
+    case GemmBackend::Cublas:
+#if defined(SCI_INFER_HAVE_CUDA)
+      return make_linear_cublas(parts, n_parts);
+#else
+      throw Error("this build of sci_infer has no CUDA support (configure with -DSCI_INFER_CUDA=ON)");
+#endif
+  }
+  throw Error("unknown GEMM backend");
+}
+
+}  // namespace sci_infer

@@ -1,0 +1,254 @@
+// The default, reproducible host GEMM: Y = X · W^T with one sequential FMA chain per output.
+//
+// Weights are prepacked at load into panels of kPanel (32) output columns: for each k, the 32
+// weights of that panel are contiguous, in their stored type (F32, F16, BF16 or Q8_0 + one
+// scale per 32-block). The microkernel holds kRows x 32 accumulators in registers, broadcasts
+// x[m][k] and fuses it with the 32 widened weights. Widening is exact (F16/BF16 -> F32 exactly;
+// Q8_0: fp16 scale * int8 has at most 19 significant bits, so d*q is exact in F32), hence the
+// result equals an F32 GEMM on the dequantized weight, whatever the stored type.
+//
+// The AVX-512 path and the portable path compute identical bits: both perform, for every output,
+// acc = fma(x[k], w[k], acc) for k = 0..K-1 in order, starting from +0.0f.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/linear.hpp"
+#include "sci_infer/error.hpp"
+
+namespace sci_infer {
+namespace {
+
+constexpr int kPanel = 32;     // output columns per panel (two AVX-512 registers)
+constexpr int kMaxRows = 6;    // rows of X per microkernel call
+constexpr int64_t kRowChunk = 96;  // rows of X that share one pass over a panel (L2 reuse)
+
+// Aligned storage that does not zero-initialise on resize-free construction.
+template <class T>
+struct AlignedBuffer {
+  T* ptr = nullptr;
+  size_t n = 0;
+  explicit AlignedBuffer(size_t count) : n(count) {
+    ptr = static_cast<T*>(std::aligned_alloc(64, ((count * sizeof(T) + 63) / 64) * 64));
+    if (!ptr) throw Error("out of memory packing a weight");
+    std::memset(ptr, 0, count * sizeof(T));
+  }
+  ~AlignedBuffer() { std::free(ptr); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+};
+
+// ---- Widening one k-row of a panel into 32 floats (portable reference) ----
+
+inline void widen_portable(GgmlType t, const void* panel_row, const float* scales, float* w) {
+  switch (t) {
+    case GgmlType::F32: std::memcpy(w, panel_row, kPanel * sizeof(float)); break;
+    case GgmlType::F16: {
+      auto* h = static_cast<const uint16_t*>(panel_row);
+      for (int j = 0; j < kPanel; ++j) w[j] = fp16_to_f32(h[j]);
+      break;
+    }
+    case GgmlType::BF16: {
+      auto* h = static_cast<const uint16_t*>(panel_row);
+      for (int j = 0; j < kPanel; ++j) w[j] = bf16_to_f32(h[j]);
+      break;
+    }
+    case GgmlType::Q8_0: {
+      auto* q = static_cast<const int8_t*>(panel_row);
+      for (int j = 0; j < kPanel; ++j) w[j] = scales[j] * static_cast<float>(q[j]);
+      break;
+    }
+  }
+}
+
+class FixedOrderLinear final : public Linear {
+ public:
+  FixedOrderLinear(const WeightView* parts, int n_parts, int n_threads)
+      : type_(parts[0].type), n_threads_(std::max(1, n_threads)) {
+    n_in_ = parts[0].n_in;
+    for (int p = 0; p < n_parts; ++p) {
+      if (parts[p].type != type_ || parts[p].n_in != n_in_)
+        throw Error("fused weight parts differ in type or K: " + parts[p].name);
+      n_out_ += parts[p].n_out;
+    }
+    if (type_ == GgmlType::Q8_0 && n_in_ % 32 != 0)
+      throw Error(parts[0].name + ": Q8_0 rows must be a multiple of 32");
+    n_panels_ = (n_out_ + kPanel - 1) / kPanel;
+    elem_bytes_ = type_ == GgmlType::F32 ? 4 : (type_ == GgmlType::Q8_0 ? 1 : 2);
+    panel_bytes_ = static_cast<size_t>(n_in_) * kPanel * elem_bytes_;
+    data_ = std::make_unique<AlignedBuffer<uint8_t>>(panel_bytes_ * n_panels_);
+    if (type_ == GgmlType::Q8_0)
+      scales_ = std::make_unique<AlignedBuffer<float>>(static_cast<size_t>(n_panels_) * (n_in_ / 32) * kPanel);
+    pack(parts, n_parts);
+  }
+
+  size_t bytes() const override {
+    return data_->n + (scales_ ? scales_->n * sizeof(float) : 0);
+  }
+
+  void forward(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) const override {
+    if (m <= 0) return;
+    const int64_t n_chunks = (m + kRowChunk - 1) / kRowChunk;
+    const int64_t work = n_chunks * n_panels_;
+    // Each (row chunk, panel) pair is computed by exactly one thread with the same code,
+    // so the thread count changes who computes an output, never how.
+#pragma omp parallel for schedule(static) num_threads(n_threads_) if (work > 1)
+    for (int64_t item = 0; item < work; ++item) {
+      const int64_t chunk = item / n_panels_;
+      const int64_t panel = item % n_panels_;
+      const int64_t r0 = chunk * kRowChunk;
+      const int64_t r1 = std::min(m, r0 + kRowChunk);
+      for (int64_t r = r0; r < r1; r += kMaxRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(kMaxRows, r1 - r));
+        run_block(x + r * ldx, ldx, rows, panel, y + r * ldy, ldy);
+      }
+    }
+  }
+
+ private:
+  GgmlType type_;
+  int n_threads_;
+  int64_t n_panels_ = 0;
+  size_t elem_bytes_ = 4;
+  size_t panel_bytes_ = 0;
+  std::unique_ptr<AlignedBuffer<uint8_t>> data_;
+  std::unique_ptr<AlignedBuffer<float>> scales_;
+
+  // Reorders the file's row-major [N][K] weight into [panel][k][32] (+ [panel][k/32][32] scales).
+  void pack(const WeightView* parts, int n_parts) {
+    int64_t row_base = 0;
+    const size_t row_bytes = ggml_row_bytes(type_, n_in_);
+    for (int p = 0; p < n_parts; ++p) {
+      for (int64_t r = 0; r < parts[p].n_out; ++r) {
+        const int64_t n = row_base + r;
+        const int64_t panel = n / kPanel, col = n % kPanel;
+        const uint8_t* src = parts[p].data + static_cast<size_t>(r) * row_bytes;
+        uint8_t* dst = data_->ptr + panel * panel_bytes_;
+        if (type_ == GgmlType::Q8_0) {
+          float* sc = scales_->ptr + panel * (n_in_ / 32) * kPanel;
+          for (int64_t b = 0; b < n_in_ / 32; ++b) {
+            const uint8_t* block = src + b * 34;
+            uint16_t d;
+            std::memcpy(&d, block, 2);
+            sc[b * kPanel + col] = fp16_to_f32(d);
+            for (int i = 0; i < 32; ++i)
+              dst[(b * 32 + i) * kPanel + col] = block[2 + i];
+          }
+        } else {
+          for (int64_t k = 0; k < n_in_; ++k)
+            std::memcpy(dst + (k * kPanel + col) * elem_bytes_, src + k * elem_bytes_, elem_bytes_);
+        }
+      }
+      row_base += parts[p].n_out;
+    }
+  }
+
+  const uint8_t* panel_row(int64_t panel, int64_t k) const {
+    return data_->ptr + panel * panel_bytes_ + static_cast<size_t>(k) * kPanel * elem_bytes_;
+  }
+  const float* panel_scales(int64_t panel, int64_t k) const {
+    return scales_ ? scales_->ptr + (panel * (n_in_ / 32) + k / 32) * kPanel : nullptr;
+  }
+
+  void store(const float* acc, int rows, int64_t panel, float* y, int64_t ldy) const {
+    const int64_t c0 = panel * kPanel;
+    const int cols = static_cast<int>(std::min<int64_t>(kPanel, n_out_ - c0));
+    for (int i = 0; i < rows; ++i) std::memcpy(y + i * ldy + c0, acc + i * kPanel, cols * sizeof(float));
+  }
+
+  void run_block(const float* x, int64_t ldx, int rows, int64_t panel, float* y, int64_t ldy) const {
+#if defined(__AVX512F__)
+    switch (rows) {
+      case 1: return run_avx512<1>(x, ldx, panel, y, ldy);
+      case 2: return run_avx512<2>(x, ldx, panel, y, ldy);
+      case 3: return run_avx512<3>(x, ldx, panel, y, ldy);
+      case 4: return run_avx512<4>(x, ldx, panel, y, ldy);
+      case 5: return run_avx512<5>(x, ldx, panel, y, ldy);
+      default: return run_avx512<6>(x, ldx, panel, y, ldy);
+    }
+#else
+    run_portable(x, ldx, rows, panel, y, ldy);
+#endif
+  }
+
+  // Portable reference path: the same FMA chain, one scalar at a time.
+  void run_portable(const float* x, int64_t ldx, int rows, int64_t panel, float* y, int64_t ldy) const {
+    float acc[kMaxRows * kPanel] = {};
+    float w[kPanel];
+    for (int64_t k = 0; k < n_in_; ++k) {
+      widen_portable(type_, panel_row(panel, k), panel_scales(panel, k), w);
+      for (int i = 0; i < rows; ++i) {
+        const float xv = x[i * ldx + k];
+        for (int j = 0; j < kPanel; ++j) acc[i * kPanel + j] = std::fma(xv, w[j], acc[i * kPanel + j]);
+      }
+    }
+    store(acc, rows, panel, y, ldy);
+  }
+
+#if defined(__AVX512F__)
+  // Loads the 32 weights of row k of a panel as two vectors of 16 floats.
+  inline void widen_avx512(int64_t panel, int64_t k, __m512& w0, __m512& w1) const {
+    const uint8_t* p = panel_row(panel, k);
+    switch (type_) {
+      case GgmlType::F32:
+        w0 = _mm512_load_ps(p);
+        w1 = _mm512_load_ps(p + 64);
+        break;
+      case GgmlType::F16:
+        w0 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+        w1 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32)));
+        break;
+      case GgmlType::BF16:
+        w0 = _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p))), 16));
+        w1 = _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32))), 16));
+        break;
+      case GgmlType::Q8_0: {
+        const float* sc = panel_scales(panel, k);
+        const __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
+        const __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 16))));
+        w0 = _mm512_mul_ps(_mm512_load_ps(sc), q0);
+        w1 = _mm512_mul_ps(_mm512_load_ps(sc + 16), q1);
+        break;
+      }
+    }
+  }
+
+  template <int R>
+  void run_avx512(const float* x, int64_t ldx, int64_t panel, float* y, int64_t ldy) const {
+    __m512 acc0[R], acc1[R];
+    for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n_in_; ++k) {
+      __m512 w0, w1;
+      widen_avx512(panel, k, w0, w1);
+      for (int i = 0; i < R; ++i) {
+        const __m512 xv = _mm512_set1_ps(x[i * ldx + k]);
+        acc0[i] = _mm512_fmadd_ps(xv, w0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(xv, w1, acc1[i]);
+      }
+    }
+    alignas(64) float out[R * kPanel];
+    for (int i = 0; i < R; ++i) {
+      _mm512_store_ps(out + i * kPanel, acc0[i]);
+      _mm512_store_ps(out + i * kPanel + 16, acc1[i]);
+    }
+    store(out, R, panel, y, ldy);
+  }
+#endif
+};
+
+}  // namespace
+
+std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads) {
+  return std::make_unique<FixedOrderLinear>(parts, n_parts, n_threads);
+}
+
+}  // namespace sci_infer

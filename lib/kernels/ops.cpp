@@ -1,0 +1,229 @@
+// Kokkos kernels of the transformer block (see ops.hpp for the reproducibility rules).
+#include "kernels/ops.hpp"
+
+#include <cmath>
+
+namespace sci_infer {
+namespace {
+
+// IEEE half -> float, by bits, usable in device code (no host intrinsics).
+KOKKOS_INLINE_FUNCTION float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112u) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal half: normalise
+    exp = 113;
+    while ((mant & 0x400u) == 0) {
+      mant <<= 1;
+      --exp;
+    }
+    bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+KOKKOS_INLINE_FUNCTION float decode_element(const uint8_t* row, GgmlType type, int32_t j) {
+  switch (type) {
+    case GgmlType::F32: {
+      float f;
+      memcpy(&f, row + 4 * j, 4);
+      return f;
+    }
+    case GgmlType::F16: {
+      uint16_t h;
+      memcpy(&h, row + 2 * j, 2);
+      return half_bits_to_float(h);
+    }
+    case GgmlType::BF16: {
+      uint16_t h;
+      memcpy(&h, row + 2 * j, 2);
+      const uint32_t bits = uint32_t(h) << 16;
+      float f;
+      memcpy(&f, &bits, 4);
+      return f;
+    }
+    case GgmlType::Q8_0: {
+      const uint8_t* block = row + (j / 32) * 34;
+      uint16_t d;
+      memcpy(&d, block, 2);
+      return half_bits_to_float(d) * static_cast<float>(static_cast<int8_t>(block[2 + j % 32]));
+    }
+  }
+  return 0.0f;
+}
+
+KOKKOS_INLINE_FUNCTION size_t row_bytes_device(GgmlType type, int32_t n) {
+  switch (type) {
+    case GgmlType::F32: return size_t(n) * 4;
+    case GgmlType::F16:
+    case GgmlType::BF16: return size_t(n) * 2;
+    case GgmlType::Q8_0: return size_t(n / 32) * 34;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, const StepTokens& st,
+                  const Matrix& embeddings, const Matrix& x) {
+  const auto token = st.token;
+  const auto emb_row = st.emb_row;
+  const size_t row_bytes = row_bytes_device(type, dim);
+  Kokkos::parallel_for(
+      "sci_infer::embed_tokens", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, dim}),
+      KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
+        const int32_t id = token(t);
+        x(t, j) = id >= 0 ? decode_element(table.data() + size_t(id) * row_bytes, type, j)
+                          : embeddings(emb_row(t), j);
+      });
+}
+
+void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matrix& out) {
+  const int32_t dim = static_cast<int32_t>(x.extent(1));
+  Kokkos::parallel_for(
+      "sci_infer::rms_norm", Kokkos::RangePolicy<>(0, n), KOKKOS_LAMBDA(const int32_t t) {
+        double ss = 0.0;  // sequential, in double: fixed order and no cancellation worries
+        for (int32_t j = 0; j < dim; ++j) ss += double(x(t, j)) * double(x(t, j));
+        const float scale = static_cast<float>(1.0 / sqrt(ss / dim + double(eps)));
+        for (int32_t j = 0; j < dim; ++j) out(t, j) = (x(t, j) * scale) * w(j);
+      });
+}
+
+void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim,
+          const Kokkos::View<double*>& inv_freq, const StepTokens& st) {
+  const auto position = st.position;
+  const int32_t half = head_dim / 2;
+  Kokkos::parallel_for(
+      "sci_infer::rope", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, n_heads * half}),
+      KOKKOS_LAMBDA(const int32_t t, const int32_t hp) {
+        const int32_t h = hp / half, i = hp % half;
+        // The angle depends on (position, i) only, computed in double then rounded once.
+        const double angle = double(position(t)) * inv_freq(i);
+        const float c = static_cast<float>(cos(angle)), s = static_cast<float>(sin(angle));
+        const int32_t col = col0 + h * head_dim + 2 * i;
+        const float x0 = qkv(t, col), x1 = qkv(t, col + 1);
+        qkv(t, col) = x0 * c - x1 * s;
+        qkv(t, col + 1) = x0 * s + x1 * c;
+      });
+}
+
+void kv_store(const Matrix& qkv, int32_t k_col0, int32_t v_col0, int32_t kv_dim, int32_t layer,
+              const StepTokens& st, const KvCacheViews& cache) {
+  const auto seq_slot = st.seq_slot;
+  const auto position = st.position;
+  const auto k = cache.k;
+  const auto v = cache.v;
+  const auto pages = cache.page_table;
+  Kokkos::parallel_for(
+      "sci_infer::kv_store", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, kv_dim}),
+      KOKKOS_LAMBDA(const int32_t t, const int32_t c) {
+        const int32_t pos = position(t);
+        const int32_t page = pages(seq_slot(t), pos / kKvBlock);
+        k(layer, page, pos % kKvBlock, c) = qkv(t, k_col0 + c);
+        v(layer, page, pos % kKvBlock, c) = qkv(t, v_col0 + c);
+      });
+}
+
+void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, int32_t layer,
+               const StepTokens& st, const KvCacheViews& cache, const Matrix& out) {
+  using Policy = Kokkos::TeamPolicy<>;
+  using Member = Policy::member_type;
+  using Scratch = Kokkos::View<float*, Kokkos::DefaultExecutionSpace::scratch_memory_space,
+                               Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  const auto seq_slot = st.seq_slot;
+  const auto position = st.position;
+  const auto kc = cache.k;
+  const auto vc = cache.v;
+  const auto pages = cache.page_table;
+  const int32_t group = n_heads / n_kv_heads;
+  const int32_t max_blocks = st.max_position / kKvBlock + 1;
+  const int32_t part = head_dim + 2;  // per key block: running max, sum, and head_dim outputs
+  const float scale = static_cast<float>(1.0 / std::sqrt(double(head_dim)));
+  const size_t scratch_bytes = Scratch::shmem_size(size_t(max_blocks) * part);
+  const int level = scratch_bytes <= 32 * 1024 ? 0 : 1;
+  Policy policy(st.n * n_heads, Kokkos::AUTO);
+  Kokkos::parallel_for(
+      "sci_infer::attention", policy.set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int32_t t = team.league_rank() / n_heads;
+        const int32_t h = team.league_rank() % n_heads;
+        const int32_t kvh = h / group;
+        const int32_t pos = position(t);
+        const int32_t slot = seq_slot(t);
+        const int32_t n_blocks = pos / kKvBlock + 1;
+        const int32_t qcol = h * head_dim;
+        Scratch partial(team.team_scratch(level), size_t(max_blocks) * part);
+        // 1) Each key block independently: max score, sum of exp, exp-weighted sum of V.
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n_blocks), [&](const int32_t b) {
+          float* p = &partial(size_t(b) * part);
+          const int32_t page = pages(slot, b);
+          const int32_t j_end = (b == n_blocks - 1) ? pos % kKvBlock + 1 : kKvBlock;
+          float score[kKvBlock];
+          float m = -INFINITY;
+          for (int32_t j = 0; j < j_end; ++j) {
+            float s = 0.0f;
+            for (int32_t d = 0; d < head_dim; ++d) s += qkv(t, qcol + d) * kc(layer, page, j, kvh * head_dim + d);
+            score[j] = s * scale;
+            m = score[j] > m ? score[j] : m;
+          }
+          float l = 0.0f;
+          for (int32_t d = 0; d < head_dim; ++d) p[2 + d] = 0.0f;
+          for (int32_t j = 0; j < j_end; ++j) {
+            const float e = expf(score[j] - m);
+            l += e;
+            for (int32_t d = 0; d < head_dim; ++d) p[2 + d] += e * vc(layer, page, j, kvh * head_dim + d);
+          }
+          p[0] = m;
+          p[1] = l;
+        });
+        team.team_barrier();
+        // 2) Combine the blocks in position order (max is order-free; sums are sequential).
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          float m = -INFINITY;
+          for (int32_t b = 0; b < n_blocks; ++b) m = partial(size_t(b) * part) > m ? partial(size_t(b) * part) : m;
+          float l = 0.0f;
+          for (int32_t b = 0; b < n_blocks; ++b) l += expf(partial(size_t(b) * part) - m) * partial(size_t(b) * part + 1);
+          for (int32_t d = 0; d < head_dim; ++d) {
+            float acc = 0.0f;
+            for (int32_t b = 0; b < n_blocks; ++b)
+              acc += expf(partial(size_t(b) * part) - m) * partial(size_t(b) * part + 2 + d);
+            out(t, qcol + d) = acc / l;
+          }
+        });
+      });
+}
+
+void swiglu(const Matrix& gate_up, int32_t ffn, int32_t n, const Matrix& out) {
+  Kokkos::parallel_for(
+      "sci_infer::swiglu", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {n, ffn}),
+      KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
+        const float g = gate_up(t, j);
+        out(t, j) = g / (1.0f + expf(-g)) * gate_up(t, ffn + j);
+      });
+}
+
+void add_rows(const Matrix& x, const Matrix& y, int32_t n) {
+  const int32_t dim = static_cast<int32_t>(x.extent(1));
+  Kokkos::parallel_for(
+      "sci_infer::add_rows", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {n, dim}),
+      KOKKOS_LAMBDA(const int32_t t, const int32_t j) { x(t, j) += y(t, j); });
+}
+
+void gather_rows(const Matrix& src, const IntVector& rows, const Matrix& dst) {
+  const int32_t dim = static_cast<int32_t>(src.extent(1));
+  Kokkos::parallel_for(
+      "sci_infer::gather_rows",
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {int32_t(rows.extent(0)), dim}),
+      KOKKOS_LAMBDA(const int32_t i, const int32_t j) { dst(i, j) = src(rows(i), j); });
+}
+
+}  // namespace sci_infer

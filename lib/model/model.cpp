@@ -1,0 +1,114 @@
+// Model: hyper-parameters, tokenizer and validated tensor views of a llama-architecture GGUF.
+#include "sci_infer/model.hpp"
+
+#include <string>
+
+namespace sci_infer {
+namespace {
+
+int32_t positive_int(const GgufFile& f, const std::string& key) {
+  const uint64_t v = f.get_uint(key);
+  if (v == 0 || v > (1u << 30)) throw Error(f.path() + ": metadata " + key + " = " + std::to_string(v) + " is out of range");
+  return static_cast<int32_t>(v);
+}
+
+// The llama.cpp tensor names of arch "llama" and their shapes (ne[0] first).
+struct ExpectedTensor {
+  std::string name;
+  std::vector<uint64_t> shape;
+};
+
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
+  const uint64_t dim = c.dim, q = uint64_t(c.n_heads) * c.head_dim, kv = uint64_t(c.n_kv_heads) * c.head_dim;
+  std::vector<ExpectedTensor> t = {{"token_embd.weight", {dim, uint64_t(c.n_vocab)}},
+                                   {"output_norm.weight", {dim}}};
+  if (!c.tied_output) t.push_back({"output.weight", {dim, uint64_t(c.n_vocab)}});
+  for (int i = 0; i < c.n_layers; ++i) {
+    const std::string b = "blk." + std::to_string(i) + ".";
+    t.push_back({b + "attn_norm.weight", {dim}});
+    t.push_back({b + "attn_q.weight", {dim, q}});
+    t.push_back({b + "attn_k.weight", {dim, kv}});
+    t.push_back({b + "attn_v.weight", {dim, kv}});
+    t.push_back({b + "attn_output.weight", {q, dim}});
+    t.push_back({b + "ffn_norm.weight", {dim}});
+    t.push_back({b + "ffn_gate.weight", {dim, uint64_t(c.ffn_dim)}});
+    t.push_back({b + "ffn_up.weight", {dim, uint64_t(c.ffn_dim)}});
+    t.push_back({b + "ffn_down.weight", {uint64_t(c.ffn_dim), dim}});
+  }
+  return t;
+}
+
+}  // namespace
+
+ModelConfig read_model_config(const GgufFile& f) {
+  ModelConfig c;
+  c.arch = f.get_string("general.architecture");
+  if (c.arch != "llama" && c.arch != "mistral")
+    throw Error(f.path() + ": architecture '" + c.arch + "' is not supported (llama family only)");
+  const std::string a = c.arch + ".";
+  c.name = f.get_string_or("general.name", "");
+  c.dim = positive_int(f, a + "embedding_length");
+  c.n_layers = positive_int(f, a + "block_count");
+  c.n_heads = positive_int(f, a + "attention.head_count");
+  c.n_kv_heads = f.has(a + "attention.head_count_kv") ? positive_int(f, a + "attention.head_count_kv") : c.n_heads;
+  c.ffn_dim = positive_int(f, a + "feed_forward_length");
+  c.context = positive_int(f, a + "context_length");
+  c.rope_theta = static_cast<float>(f.get_float_or(a + "rope.freq_base", 10000.0));
+  c.norm_eps = static_cast<float>(f.get_float_or(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  if (c.dim % c.n_heads != 0)
+    throw Error(f.path() + ": embedding_length " + std::to_string(c.dim) + " is not a multiple of head_count " +
+                std::to_string(c.n_heads));
+  if (c.n_heads % c.n_kv_heads != 0)
+    throw Error(f.path() + ": head_count " + std::to_string(c.n_heads) + " is not a multiple of head_count_kv " +
+                std::to_string(c.n_kv_heads));
+  c.head_dim = c.dim / c.n_heads;
+  if (c.head_dim % 2 != 0) throw Error(f.path() + ": head dimension must be even for RoPE");
+  const uint64_t rope_dims = f.get_uint_or(a + "rope.dimension_count", c.head_dim);
+  if (rope_dims != uint64_t(c.head_dim))
+    throw Error(f.path() + ": partial RoPE (rope.dimension_count " + std::to_string(rope_dims) +
+                " != head dim " + std::to_string(c.head_dim) + ") is not supported");
+  if (!(c.rope_theta > 0.0f) || !(c.norm_eps > 0.0f))
+    throw Error(f.path() + ": rope.freq_base and layer_norm_rms_epsilon must be positive");
+  const GgufTensorInfo& emb = f.tensor("token_embd.weight");
+  if (emb.ne.size() != 2) throw Error(f.path() + ": tensor 'token_embd.weight' must be 2-D");
+  c.n_vocab = static_cast<int32_t>(emb.ne[1]);
+  if (f.has(a + "vocab_size") && f.get_uint(a + "vocab_size") != uint64_t(c.n_vocab))
+    throw Error(f.path() + ": " + a + "vocab_size disagrees with token_embd.weight");
+  c.tied_output = f.find_tensor("output.weight") == nullptr;
+  c.weight_type = f.tensor("blk.0.attn_q.weight").type;
+  for (const auto& t : expected_tensors(c)) {
+    const GgufTensorInfo& info = f.tensor(t.name, t.shape);
+    if (t.shape.size() == 1 && info.type != GgmlType::F32)
+      throw Error(f.path() + ": norm tensor '" + t.name + "' must be F32, found " + ggml_type_name(info.type));
+    c.n_params += static_cast<int64_t>(info.n_elements);
+  }
+  return c;
+}
+
+std::shared_ptr<const Model> Model::open(const std::string& path) {
+  auto m = std::shared_ptr<Model>(new Model());
+  m->file_ = GgufFile::open(path);
+  m->config_ = read_model_config(*m->file_);
+  m->tokenizer_ = std::make_unique<Tokenizer>(read_tokenizer_vocab(*m->file_));
+  if (m->tokenizer_->n_vocab() != m->config_.n_vocab)
+    throw Error(path + ": tokenizer has " + std::to_string(m->tokenizer_->n_vocab()) + " tokens but the model has " +
+                std::to_string(m->config_.n_vocab) + " embedding rows");
+  return m;
+}
+
+WeightView Model::weight(const std::string& name) const {
+  const GgufTensorInfo& t = file_->tensor(name);
+  WeightView w;
+  w.name = name;
+  w.type = t.type;
+  w.n_in = static_cast<int64_t>(t.ne[0]);
+  w.n_out = t.ne.size() > 1 ? static_cast<int64_t>(t.ne[1]) : 1;
+  w.data = file_->tensor_data(t);
+  return w;
+}
+
+std::string Model::layer_weight_name(int layer, const char* suffix) const {
+  return "blk." + std::to_string(layer) + "." + suffix + ".weight";
+}
+
+}  // namespace sci_infer
