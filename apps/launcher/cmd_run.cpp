@@ -1,12 +1,191 @@
-// run / verify: placeholders until the launcher lands.
+// sci-infer run: the batch job. Every rank loads the model and claims records dynamically from
+// a counter on rank 0; each rank appends finished results to its own journal file (the durable
+// commit log); rank 0 turns the journals into the HDF5 output, an atomic snapshot, at commit
+// time and at the end. Results are per-record deterministic, so the output does not depend on
+// the rank count, the claim order or restarts.
+#include <mpi.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
 #include "commands.hpp"
-#include "sci_infer/error.hpp"
+#include "io/hdf5_input.hpp"
+#include "io/hdf5_output.hpp"
+#include "io/result_journal.hpp"
+#include "job_support.hpp"
+#include "parallel/shared_counters.hpp"
+#include "record_requests.hpp"
+#include "run_config.hpp"
 
 namespace sci_infer::cli {
+namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kNumCounters = 4 };
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Rank 0 rewrites the output from the journals, but only as often as keeps its cost under ~5%
+// of the run (a snapshot of a huge output takes a while).
+struct Snapshotter {
+  const RunConfig& cfg;
+  const JobProvenance& prov;
+  uint64_t n_records;
+  uint32_t dim;
+  Clock::time_point last = Clock::now();
+  double last_cost = 0.0;
+
+  void write(bool final_snapshot) {
+    const auto t0 = Clock::now();
+    JournalIndex index(journal_dir_for_output(cfg.output));
+    OutputLayout layout;
+    layout.task = cfg.task;
+    layout.pooling = cfg.pooling;
+    layout.d_model = dim;
+    auto attrs = prov.string_attrs(final_snapshot);
+    write_output_snapshot(cfg.output, n_records, layout,
+                          [&](uint64_t i, RecordResult& r) { return index.load(i, r); }, attrs, prov.int_attrs());
+    last = Clock::now();
+    last_cost = seconds_since(t0);
+  }
+  void maybe_write() {
+    if (seconds_since(last) > 20.0 * last_cost) write(false);
+  }
+};
+
+int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm) {
+  int rank = 0, n_ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &n_ranks);
+  const auto start = Clock::now();
+  JobProvenance prov(cfg, config_text, comm);
+
+  // ---- Whole-job checks: any failure stops every rank before any work, with one message ----
+  std::unique_ptr<InputFile> input;
+  std::shared_ptr<const Model> model;
+  std::string err = collective_try(comm, [&] {
+    model = Model::open(cfg.engine.model);
+    InputOptions io;
+    io.expected_embedding_width = static_cast<uint32_t>(model->config().dim);
+    input = InputFile::open(cfg.input, io);
+    if (rank == 0) prepare_output(cfg);
+  });
+  if (!err.empty()) throw Error(err);
+  const uint64_t n_records = input->size();
+  if (rank == 0) prov.describe_model(*model);
+
+  // ---- Which records are already done (resume): decided by rank 0, shared with all ----
+  std::vector<uint8_t> done(n_records, 0);
+  err = collective_try(comm, [&] {
+    if (rank == 0 && cfg.resume) mark_done_records(cfg, n_records, done);
+  });
+  if (!err.empty()) throw Error(err);
+  if (n_records > 0) MPI_Bcast(done.data(), static_cast<int>(n_records), MPI_UINT8_T, 0, comm);
+  uint64_t already = 0;
+  for (uint8_t d : done) already += d;
+
+  EngineOptions eo = cfg.engine.options();
+  eo.pooling = pooling_from_name(cfg.pooling);
+  Engine engine(model, eo);
+  JournalWriter journal(journal_dir_for_output(cfg.output), rank);
+  SharedCounters counters(comm, kNumCounters);
+  if (rank == 0) counters.fetch_add(kDone, already);
+  Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim)};
+  ProgressPrinter progress(n_records, cfg.progress_seconds, rank == 0);
+
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGUSR1, on_stop_signal);
+  std::signal(SIGINT, on_stop_signal);
+
+  const size_t target_in_flight = size_t(2 * std::max(1, cfg.engine.max_batch));
+  size_t in_flight = 0;
+  bool exhausted = false, stopping = false;
+  auto last_commit = Clock::now();
+  uint64_t my_records = 0, my_tokens = 0;
+  auto finish_record = [&](RecordResult&& r) {
+    my_tokens += r.tokens.size();
+    counters.fetch_add(kTokens, r.tokens.size());
+    journal.append(r);
+    counters.fetch_add(kDone, 1);
+    ++my_records;
+  };
+
+  while (true) {
+    if (g_stop_signal && !stopping) counters.store_max(kStop, 1);
+    stopping = stopping || counters.read(kStop) != 0;
+    if (stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
+    // Keep the engine fed: claim records until enough are in flight.
+    while (!exhausted && in_flight < target_in_flight) {
+      const uint64_t begin = counters.fetch_add(kNextRecord, cfg.claim_records);
+      if (begin >= n_records) {
+        exhausted = true;
+        break;
+      }
+      const uint64_t end = std::min<uint64_t>(n_records, begin + cfg.claim_records);
+      for (RecordInput& in : input->read(begin, end)) {
+        if (done[in.index]) continue;
+        RecordJob job = make_record_job(in, cfg, *model);
+        if (job.runnable) {
+          engine.submit(std::move(job.request));
+          ++in_flight;
+        } else {
+          finish_record(std::move(job.failure));
+        }
+      }
+    }
+    if (engine.idle()) {
+      if (exhausted) break;
+      continue;
+    }
+    for (RecordResult& r : engine.step()) {
+      --in_flight;
+      finish_record(std::move(r));
+    }
+    if (seconds_since(last_commit) >= cfg.commit_seconds) {
+      journal.commit();
+      last_commit = Clock::now();
+      if (rank == 0) snap.maybe_write();
+    }
+    if (rank == 0) progress.maybe_print(counters.read(kDone), counters.read(kTokens));
+  }
+  journal.commit();
+  MPI_Barrier(comm);
+  const uint64_t done_total = counters.read(kDone);
+  const uint64_t tokens_total = counters.read(kTokens);
+  MPI_Barrier(comm);  // every rank has read the counters before rank 0 frees nothing early
+  if (rank == 0) {
+    snap.write(true);
+    const double wall = seconds_since(start);
+    const bool complete = done_total >= n_records;
+    if (complete) std::filesystem::remove_all(journal_dir_for_output(cfg.output));
+    std::printf("[sci-infer] %s: %lu/%lu records, %lu generated tokens in %.1f s (%.2f records/s, %.1f tok/s) on %d rank(s)\n",
+                complete ? "done" : "stopped", (unsigned long)done_total, (unsigned long)n_records,
+                (unsigned long)tokens_total, wall, (done_total - already) / wall, tokens_total / wall, n_ranks);
+    std::printf("[sci-infer] results: %s\n", cfg.output.c_str());
+    if (!complete) std::printf("[sci-infer] interrupted: rerun with --resume to finish (exit code %d)\n", kExitInterrupted);
+    std::fflush(stdout);
+  }
+  return stopping ? kExitInterrupted : 0;
+}
+
+}  // namespace
+
 Runner add_run(CLI::App& app) {
-  return [] { throw Error("run: not implemented yet"); return 1; };
+  auto cfg = std::make_shared<RunConfig>();
+  cfg->add(app);
+  CLI::App* sub = &app;
+  return [cfg, sub] {
+    MpiSession mpi;
+    // The effective configuration, every option with its value, as a TOML file would hold it.
+    const std::string config_text = sub->config_to_str(true, false);
+    return mpi.run_or_abort([&] { return run_job(*cfg, config_text, MPI_COMM_WORLD); });
+  };
 }
-Runner add_verify(CLI::App& app) {
-  return [] { throw Error("verify: not implemented yet"); return 1; };
-}
+
 }  // namespace sci_infer::cli

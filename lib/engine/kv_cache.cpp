@@ -14,8 +14,9 @@ KvCache::KvCache(const ModelConfig& c, size_t budget_bytes, int max_sequences) {
                 std::to_string(kKvBlock) + " positions needs " + std::to_string(page_bytes) + " bytes)");
   max_pages_per_seq_ = pages_for(c.context);
   bytes_ = page_bytes * n_pages_;
-  views_.k = decltype(views_.k)("kv_k", c.n_layers, n_pages_, kKvBlock, kv_dim);
-  views_.v = decltype(views_.v)("kv_v", c.n_layers, n_pages_, kKvBlock, kv_dim);
+  // Not zero-filled: a position is always written before any attention reads it.
+  views_.k = decltype(views_.k)(Kokkos::ViewAllocateWithoutInitializing("kv_k"), c.n_layers, n_pages_, kKvBlock, kv_dim);
+  views_.v = decltype(views_.v)(Kokkos::ViewAllocateWithoutInitializing("kv_v"), c.n_layers, n_pages_, kKvBlock, kv_dim);
   views_.page_table = IntMatrix("kv_page_table", max_sequences, max_pages_per_seq_);
   page_table_host_ = Kokkos::create_mirror_view(views_.page_table);
   for (int32_t p = n_pages_ - 1; p >= 0; --p) free_pages_.push_back(p);

@@ -1,0 +1,67 @@
+#pragma once
+// The parts of a batch job around the main loop: MPI lifetime, collective error checks, output
+// preparation and resume bookkeeping, provenance attributes and progress lines.
+#include <mpi.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "io/hdf5_output.hpp"
+#include "run_config.hpp"
+#include "sci_infer/model.hpp"
+
+namespace sci_infer::cli {
+
+// Exit code of a job stopped by SIGTERM/SIGUSR1/SIGINT after saving its work (EX_TEMPFAIL):
+// rerun with --resume.
+constexpr int kExitInterrupted = 75;
+
+class MpiSession {
+ public:
+  MpiSession();
+  ~MpiSession();
+  // Runs the job; an exception on any rank prints its message and aborts the whole job
+  // promptly (MPI_Abort) instead of leaving the other ranks waiting in a collective.
+  int run_or_abort(const std::function<int()>& job);
+};
+
+// Runs `fn` on every rank and agrees on the outcome: returns "" if all succeeded, else the
+// first failing rank's message (the same string on every rank).
+std::string collective_try(MPI_Comm comm, const std::function<void()>& fn);
+
+// Refuses to clobber an existing output unless --overwrite or --resume.
+void prepare_output(const RunConfig& cfg);
+// Marks records that already have a result in the journal or the existing output.
+void mark_done_records(const RunConfig& cfg, uint64_t n_records, std::vector<uint8_t>& done);
+
+class JobProvenance {
+ public:
+  JobProvenance(const RunConfig& cfg, std::string config_text, MPI_Comm comm);  // collective
+  void describe_model(const Model& model);  // rank 0: hash and metadata
+  StringAttrs string_attrs(bool finished) const;
+  IntAttrs int_attrs() const;
+
+ private:
+  const RunConfig& cfg_;
+  std::string config_text_, hostnames_, start_time_, model_sha256_, model_metadata_;
+  int n_ranks_ = 1;
+};
+
+class ProgressPrinter {
+ public:
+  ProgressPrinter(uint64_t total, double interval_s, bool enabled);
+  void maybe_print(uint64_t done, uint64_t tokens);
+
+ private:
+  uint64_t total_;
+  double interval_;
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+  uint64_t first_done_ = UINT64_MAX;
+};
+
+std::string utc_now_iso8601();
+
+}  // namespace sci_infer::cli

@@ -1,0 +1,68 @@
+#include "record_requests.hpp"
+
+#include "io/hdf5_output.hpp"
+
+namespace sci_infer::cli {
+namespace {
+
+RecordJob fail(const RecordInput& in, const std::string& msg) {
+  RecordJob j;
+  j.failure.index = in.index;
+  j.failure.status = kStatusInputError;
+  j.failure.error = msg;
+  j.failure.finish = FinishReason::Error;
+  return j;
+}
+
+}  // namespace
+
+RecordJob make_record_job(const RecordInput& in, const RunConfig& cfg, const Model& model) {
+  const ModelConfig& mc = model.config();
+  const std::string where = cfg.input + ": record " + std::to_string(in.index) + ": ";
+  if (!in.error.empty()) return fail(in, in.error);
+  Request r;
+  r.id = in.index;
+  r.task = task_from_name(cfg.task);
+  if (in.has_tokens) {
+    r.tokens = in.tokens;
+    for (size_t i = 0; i < r.tokens.size(); ++i)
+      if (r.tokens[i] < 0 || r.tokens[i] >= mc.n_vocab)
+        return fail(in, cfg.input + ": /tokens[" + std::to_string(in.index) + "]: token " + std::to_string(i) + " has id " +
+                            std::to_string(r.tokens[i]) + ", outside the vocabulary [0, " + std::to_string(mc.n_vocab) + ")");
+  } else if (in.has_prompt) {
+    r.tokens = model.tokenizer().encode(in.prompt, true);
+  }
+  r.n_embedding_rows = in.n_embedding_rows;
+  r.embeddings = in.embeddings;
+  if (r.embeddings.size() != size_t(r.n_embedding_rows) * mc.dim)
+    return fail(in, cfg.input + ": /embeddings[" + std::to_string(in.index) + "]: rows have the wrong width for d_model " +
+                        std::to_string(mc.dim));
+  if (r.tokens.empty() && r.n_embedding_rows == 0) return fail(in, where + "empty input (no tokens, no embedding rows)");
+  const int64_t total = int64_t(r.tokens.size()) + r.n_embedding_rows;
+  if (total > mc.context) {
+    if (cfg.context_policy != "truncate-left")
+      return fail(in, where + "input has " + std::to_string(total) + " positions, more than the model context " +
+                          std::to_string(mc.context) + " (--context-policy truncate-left keeps the last ones)");
+    int64_t drop = total - mc.context;
+    const int64_t emb_drop = std::min<int64_t>(drop, r.n_embedding_rows);
+    r.embeddings.erase(r.embeddings.begin(), r.embeddings.begin() + emb_drop * mc.dim);
+    r.n_embedding_rows -= static_cast<uint32_t>(emb_drop);
+    drop -= emb_drop;
+    r.tokens.erase(r.tokens.begin(), r.tokens.begin() + drop);
+  }
+  if (r.task == Task::Score && total < 2) return fail(in, where + "scoring needs at least two positions");
+  r.max_new_tokens = in.max_new_tokens ? *in.max_new_tokens : cfg.max_new_tokens;
+  if (r.max_new_tokens < 0) return fail(in, cfg.input + ": /max_new_tokens[" + std::to_string(in.index) + "] is negative");
+  r.sampling.seed = in.seed ? *in.seed : cfg.seed;
+  r.sampling.temperature = cfg.temperature;
+  r.sampling.top_k = cfg.top_k;
+  r.sampling.top_p = cfg.top_p;
+  r.sampling.ignore_eos = cfg.ignore_eos;
+  r.sampling.stop_tokens = parse_token_list(cfg.stop_tokens);
+  RecordJob j;
+  j.runnable = true;
+  j.request = std::move(r);
+  return j;
+}
+
+}  // namespace sci_infer::cli

@@ -1,0 +1,54 @@
+#pragma once
+// Every option of `sci-infer run`. The same parser reads the command line, a --config file, and
+// the effective configuration that an output file records (sci_infer.config), so
+// `sci-infer verify` reruns a job with exactly the options that produced it.
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "engine_flags.hpp"
+
+namespace sci_infer::cli {
+
+struct RunConfig {
+  EngineFlags engine;
+  std::string input, output, task = "generate";
+  uint64_t seed = 0;
+  int max_new_tokens = 64;
+  float temperature = 0.0f;
+  int top_k = 0;
+  float top_p = 1.0f;
+  std::string stop_tokens;         // comma-separated ids
+  bool ignore_eos = false;
+  std::string context_policy = "error";  // or "truncate-left"
+  std::string pooling = "mean";
+  int claim_records = 8;           // records a rank claims at a time
+  double commit_seconds = 10.0;    // results become durable at least this often
+  double progress_seconds = 10.0;
+  bool resume = false, overwrite = false;
+
+  // Options that change results go in the [job] part; the rest are operational.
+  void add(CLI::App& app) {
+    engine.add(app);
+    app.add_option("--input,-i", input, "Input HDF5 file (/prompts, /tokens, /embeddings ...)")->required();
+    app.add_option("--output,-o", output, "Output HDF5 file")->required();
+    app.add_option("--task", task, "generate, score or embed")->check(CLI::IsMember({"generate", "score", "embed"}));
+    app.add_option("--seed,-s", seed, "Seed (per-record /seeds override it)");
+    app.add_option("--max-new-tokens,-n", max_new_tokens, "Tokens to generate per record (/max_new_tokens overrides)");
+    app.add_option("--temperature", temperature, "Sampling temperature; 0 = greedy");
+    app.add_option("--top-k", top_k, "Keep the k most likely tokens (0 = all)");
+    app.add_option("--top-p", top_p, "Nucleus probability mass (1 = all)");
+    app.add_option("--stop-tokens", stop_tokens, "Comma-separated extra stop token ids");
+    app.add_flag("--ignore-eos", ignore_eos, "Do not stop at end-of-generation tokens");
+    app.add_option("--context-policy", context_policy, "Inputs longer than the context: error or truncate-left")
+        ->check(CLI::IsMember({"error", "truncate-left"}));
+    app.add_option("--pooling", pooling, "embed: mean or last")->check(CLI::IsMember({"mean", "last"}));
+    app.add_option("--claim-records", claim_records, "Records a rank claims at a time");
+    app.add_option("--commit-seconds", commit_seconds, "Seconds between durable commits of results");
+    app.add_option("--progress-seconds", progress_seconds, "Seconds between progress lines");
+    app.add_flag("--resume", resume, "Continue a job from its output and journal, skipping finished records");
+    app.add_flag("--overwrite", overwrite, "Replace an existing output");
+    app.set_config("--config", "", "Read options from a TOML or INI file");
+  }
+};
+
+}  // namespace sci_infer::cli

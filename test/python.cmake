@@ -1,0 +1,64 @@
+# Numerical acceptance tests: sci-infer's logits against independent references
+#   numpy    test/python/reference_llama.py (float64, reads GGUF with test/python/gguf_min.py)
+#   llamacpp llama.cpp through node-llama-cpp under ${SCI_INFER_PEER_DIR}; skipped (exit 77) if absent
+# Included from test/CMakeLists.txt, which sets SCI_INFER_PYTHON and SCI_INFER_PEER_DIR.
+#   ctest -L numerics            all of them;   ctest -L numerics -LE slow   without the 100m models
+
+set(_py_dir ${CMAKE_CURRENT_SOURCE_DIR}/python)
+set(_py_work ${CMAKE_CURRENT_BINARY_DIR}/python)
+file(MAKE_DIRECTORY ${_py_work})
+
+# The reference tools checked on their own, before they judge the engine: gguf_min reads back what
+# make_gguf_py.py wrote; then (needs the peer) reference_llama.py agrees with llama.cpp.
+add_test(NAME numerics_selftest_gguf_min
+  COMMAND ${SCI_INFER_PYTHON} ${_py_dir}/make_gguf_py.py --selftest ${_py_work}/selftest
+  WORKING_DIRECTORY ${_py_work})
+add_test(NAME numerics_selftest_reference_vs_llamacpp
+  COMMAND ${SCI_INFER_PYTHON} ${_py_dir}/make_gguf_py.py --selftest ${_py_work}/selftest_peer
+          --peer --peer-dir ${SCI_INFER_PEER_DIR}
+  WORKING_DIRECTORY ${_py_work})
+set_tests_properties(numerics_selftest_gguf_min PROPERTIES LABELS "numerics" TIMEOUT 60)
+set_tests_properties(numerics_selftest_reference_vs_llamacpp PROPERTIES
+  LABELS "numerics;peer" TIMEOUT 120 SKIP_RETURN_CODE 77)
+
+# numerics_<against>_<preset>_<dtype>[_untied]: sci-infer make-model makes the file in a private
+# temp dir under ${_py_work}, compare_logits.py runs `sci-infer logits` and the reference.
+function(sci_infer_numerics_test against preset dtype)
+  cmake_parse_arguments(_t "UNTIED;SLOW" "" "" ${ARGN})
+  set(_name numerics_${against}_${preset}_${dtype})
+  set(_extra "")
+  if(_t_UNTIED)
+    set(_name ${_name}_untied)
+    list(APPEND _extra --untied)
+  endif()
+  add_test(NAME ${_name}
+    COMMAND ${SCI_INFER_PYTHON} ${_py_dir}/compare_logits.py
+            --sci-infer $<TARGET_FILE:sci-infer>
+            --make ${preset} --dtype ${dtype} --seed 1 ${_extra}
+            --against ${against} --peer-dir ${SCI_INFER_PEER_DIR} --workdir ${_py_work}
+    WORKING_DIRECTORY ${_py_work})
+  set(_labels numerics)
+  if(against STREQUAL "llamacpp")
+    list(APPEND _labels peer)
+  endif()
+  set(_timeout 120)
+  if(_t_SLOW)
+    list(APPEND _labels slow)
+    set(_timeout 300)
+  endif()
+  set_tests_properties(${_name} PROPERTIES LABELS "${_labels}" TIMEOUT ${_timeout} SKIP_RETURN_CODE 77)
+endfunction()
+
+sci_infer_numerics_test(numpy tiny f32)
+sci_infer_numerics_test(numpy 15m f32)
+sci_infer_numerics_test(numpy 15m f16)
+sci_infer_numerics_test(numpy 15m q8_0)
+sci_infer_numerics_test(numpy 15m bf16)
+sci_infer_numerics_test(numpy 15m f32 UNTIED)
+
+sci_infer_numerics_test(llamacpp 15m f32)
+sci_infer_numerics_test(llamacpp 15m f16)
+sci_infer_numerics_test(llamacpp 15m q8_0)
+sci_infer_numerics_test(llamacpp 100m f32 SLOW)
+sci_infer_numerics_test(llamacpp 100m f16 SLOW)
+sci_infer_numerics_test(llamacpp 100m q8_0 SLOW)
