@@ -50,29 +50,62 @@ class Tokenizer {
   const TokenizerVocab& vocab() const { return vocab_; }
 
  private:
-  TokenizerVocab vocab_;
-  std::unordered_map<std::string, int32_t> token_to_id_;
-  std::unordered_map<std::string, int32_t> merge_rank_;  // "a b" -> rank, gpt2
-  std::vector<int32_t> byte_to_token_;                    // llama byte fallback
-  std::vector<int32_t> encode_spm(std::string_view text) const;
-  std::vector<int32_t> encode_bpe(std::string_view text) const;
-
   // ---- implementation details (lib/model/tokenizer.cpp) ----
-  struct Fragment {        // a run of raw text, or a user-defined token found in the text
-    size_t off, len;
-    int32_t token;         // -1 for raw text
+  // Open-addressing string -> id table for the hot lookups (no std::string temporaries). Keys
+  // are stored in one buffer by offset, so copies of a Tokenizer stay self-contained.
+  class StringIndex {
+   public:
+    void reserve(size_t n);
+    void set(std::string_view key, int32_t id);  // inserts or overwrites
+    int32_t find(std::string_view key) const;    // -1 when absent
+   private:
+    struct Slot {
+      uint64_t hash;
+      uint32_t off, len;
+      int32_t id;  // -1: empty slot
+    };
+    std::string keys_;
+    std::vector<Slot> slots_;
+    size_t count_ = 0;
+    void rehash(size_t capacity);
   };
   struct MergeInfo {
     int32_t rank;
     int32_t result;        // id of the merged symbol (may be virtual, >= n_vocab)
   };
+  // Open-addressing (left id << 32 | right id) -> merge table, gpt2.
+  class PairIndex {
+   public:
+    void reserve(size_t n);
+    bool insert(uint64_t key, MergeInfo m);    // keeps an existing entry (lowest rank)
+    const MergeInfo* find(uint64_t key) const;
+   private:
+    struct Slot {
+      uint64_t key;        // kEmpty when unused
+      MergeInfo m;
+    };
+    std::vector<Slot> slots_;
+    size_t count_ = 0;
+    void rehash(size_t capacity);
+  };
+  struct Fragment {        // a run of raw text, or a user-defined token found in the text
+    size_t off, len;
+    int32_t token;         // -1 for raw text
+  };
+
+  TokenizerVocab vocab_;
+  StringIndex token_to_id_;
+  std::vector<int32_t> byte_to_token_;                    // llama byte fallback
+  std::vector<int32_t> encode_spm(std::string_view text) const;
+  std::vector<int32_t> encode_bpe(std::string_view text) const;
+
   bool is_spm_ = true;
   int pre_type_ = 0;       // BPE pre-tokenizer (internal enum)
   bool ignore_merges_ = false;
   size_t max_token_len_ = 0;
   std::vector<int32_t> user_defined_;           // type-4 ids, longest text first
   std::array<bool, 256> user_defined_first_byte_{};
-  std::unordered_map<uint64_t, MergeInfo> merges_;        // (left id << 32 | right id) -> merge
+  PairIndex merges_;                            // byte-level BPE merges by symbol ids
   std::unordered_map<std::string, int32_t> virtual_ids_;  // merge parts that are not tokens
   std::vector<int32_t> byte_symbol_;            // BPE: byte -> id of its byte-alphabet character
   std::vector<std::string> pieces_;             // decoded bytes of each token ("" if skipped)

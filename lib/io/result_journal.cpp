@@ -343,6 +343,11 @@ void scan_file(const std::string& path, JournalReadReport& report,
     if (in.gcount() > 0) torn(0, "truncated header");
     return;
   }
+  if (std::all_of(header, header + sizeof header, [](char c) { return c == 0; })) {
+    // Zeros where the header belongs: a file still being created, seen through a network file
+    // system that exposes the new size before the data. Nothing committed yet.
+    return torn(0, "header not written yet");
+  }
   if (std::memcmp(header, jf::kFileMagic, sizeof jf::kFileMagic) != 0)
     throw Error(path + ": not a sci_infer results journal (bad magic)");
   if (get_u32(header + 8) != jf::kVersion)

@@ -297,6 +297,24 @@ struct BpeBigram {
   }
 };
 
+// Texts llama.cpp (llama-vocab.cpp, EOT/EOG/EOM/FIM detection) always treats as control tokens.
+bool is_control_marker(const std::string& t) {
+  static const char* const kMarkers[] = {
+      "</s>", "<EOT>", "<MID>", "<PAD>", "<PRE>", "<REPO>", "<SUF>", "<end_of_turn>", "<end_of_utterance>",
+      "<eos>", "<fim-middle>", "<fim-pad>", "<fim-prefix>", "<fim-repo>", "<fim-suffix>", "<fim_middle>",
+      "<fim_pad>", "<fim_prefix>", "<fim_suffix>", "<reponame>", "<turn|>", "<|calls|>", "<|call|>",
+      "<|code_middle|>", "<|code_prefix|>", "<|code_suffix|>", "<|end_of_text|>", "<|endoftext|>", "<|end|>",
+      "<|eom_id|>", "<|eot_id|>", "<|file_sep|>", "<|fim_middle|>", "<|fim_pad|>", "<|fim_prefix|>",
+      "<|fim_repo|>", "<|fim_suffix|>", "<|flush|>", "<|im_end|>", "<|middle|>", "<|prefix|>",
+      "<|repo_name|>", "<|return|>", "<|suffix|>", "<|tool_response>",
+      "<｜end▁of▁sentence｜>", "<｜fim▁begin｜>", "<｜fim▁end｜>", "<｜fim▁hole｜>",  // UTF-8 literals
+      "[EOS]", "[EOT]", "[PAD]", "[e~[", "_<EOT>", "▁<MID>", "▁<PRE>", "▁<SUF>"};
+  for (const char* m : kMarkers) {
+    if (t == m) return true;
+  }
+  return false;
+}
+
 std::string byte_token_text(unsigned b) {
   static const char* hex = "0123456789ABCDEF";
   return std::string{'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
@@ -341,6 +359,17 @@ Tokenizer::Tokenizer(TokenizerVocab vocab) : vocab_(std::move(vocab)) {
     }
     pre_type_ = static_cast<int>(t);
     ignore_merges_ = ignore;
+  }
+
+  // llama.cpp forces the control attribute onto tokens whose text marks end-of-turn/-generation
+  // or fill-in-the-middle; for a user-defined token this means it is no longer split out of
+  // plain text (phi-3 declares "</s>" user-defined). Mirror that in this copy of the vocabulary.
+  if (!vocab_.token_types.empty()) {
+    for (size_t i = 0; i < n; ++i) {
+      if (vocab_.token_types[i] == kTypeUserDefined && is_control_marker(vocab_.tokens[i])) {
+        vocab_.token_types[i] = kTypeControl;
+      }
+    }
   }
 
   token_to_id_.reserve(n);

@@ -66,9 +66,8 @@ def check(path):
         for name in INT_ATTRS:
             if name in f.attrs:
                 need(f.attrs[name].dtype == np.int64, f"attribute {name} is not int64")
-        if "sci_infer.task" in f.attrs:
-            need(f.attrs["sci_infer.task"] == ("embed" if "embeddings" in r else
-                                               f.attrs["sci_infer.task"]),
+        if "sci_infer.task" in f.attrs and "embeddings" in r:
+            need(f.attrs["sci_infer.task"] == "embed",
                  "sci_infer.task is not embed although /results/embeddings exists")
     return problems
 

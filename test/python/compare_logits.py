@@ -13,8 +13,11 @@ References:
 Default limits, by the weight type of the model (override with --atol / --min-cos):
   numpy:    F32 max|diff| <= 1e-4, F16/BF16 <= 1e-3, Q8_0 cosine >= 0.999
   llamacpp: F32 max|diff| <= 2e-3, F16 <= 1e-2, BF16 <= 3e-2, Q8_0 cosine >= 0.999
-(llama.cpp keeps its KV cache in F16 and rounds/quantizes activations for F16/BF16/Q8_0 weights,
-so it can never match a float32 engine to float32 precision.)
+llama.cpp rounds/quantizes matmul inputs for F16/BF16/Q8_0 weights, and by default keeps its KV
+cache in F16.  The F32 limit assumes an F32 KV cache: measured on the 15m F32 model, llama.cpp is
+5.5e-6 from the float64 reference with an F32 KV cache but 7.4e-3 with the F16 default.  So the
+peer runs with an F32 KV cache when node_bench.mjs offers --kv-type; if it does not, the F32
+limit is widened to 1e-2 and a NOTE says so.
 
 Prints one summary line per comparison; exit 0 pass, 1 fail, 2 usage/setup error,
 77 llama.cpp requested but not installed (CTest SKIP_RETURN_CODE).
@@ -99,11 +102,19 @@ def peer_available(peer_dir):
                 and os.path.isfile(os.path.join(nlc_path(peer_dir), "dist", "index.js")))
 
 
-def peer_logits(model, tokens, peer_dir, out_file, threads=2):
-    """Last-position logits from llama.cpp (float32 as float64), via node_bench.mjs --dump-logits."""
+def peer_supports_kv_type():
+    with open(node_bench_path()) as f:
+        return "kv-type" in f.read()
+
+
+def peer_logits(model, tokens, peer_dir, out_file, threads=2, kv_type=None):
+    """Last-position logits from llama.cpp (float32 as float64), via node_bench.mjs --dump-logits.
+    kv_type: "f32"/"f16" KV cache (needs node_bench.mjs --kv-type), None = llama.cpp's default (f16)."""
     env = dict(os.environ, NLC=nlc_path(peer_dir))
     cmd = ["node", node_bench_path(), "--model", os.path.abspath(model), "--threads", str(threads),
            "--dump-logits", os.path.abspath(out_file), "--tokens", ",".join(map(str, tokens))]
+    if kv_type:
+        cmd += ["--kv-type", kv_type]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise RuntimeError(f"llama.cpp peer failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
@@ -153,6 +164,8 @@ def main():
     ap.add_argument("--atol", type=float, help="override max|diff| limit (all comparisons)")
     ap.add_argument("--min-cos", type=float, help="override cosine limit (all comparisons)")
     ap.add_argument("--peer-dir", default=os.environ.get("PEER_DIR", "/tmp/peer"))
+    ap.add_argument("--peer-kv", default="auto", choices=["auto", "f32", "f16"],
+                    help="llama.cpp KV-cache type (auto: f32 if node_bench.mjs has --kv-type, else its f16 default)")
     ap.add_argument("--workdir", help="where to put made models and logits (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the workdir files")
     a = ap.parse_args()
@@ -217,10 +230,19 @@ def check(a, work, want_np, want_peer):
         if not peer_available(a.peer_dir):
             print(f"SKIPPED: peer not installed ({a.peer_dir}); numpy result: {'PASS' if ok else 'FAIL'}")
             return SKIP if ok else 1
-        peer = peer_logits(model, tokens, a.peer_dir, os.path.join(work, "peer_last.f32"))
-        r = compare(peer, last, *limits("llamacpp"))
+        kv = a.peer_kv
+        if kv == "auto":
+            kv = "f32" if peer_supports_kv_type() else None
+        atol, min_cos = limits("llamacpp")
+        if kv != "f32" and wtype == "F32" and a.atol is None:
+            # llama.cpp's own F16 KV rounding (~7e-3 on the 15m model) is above the F32 limit.
+            atol = max(atol, 1e-2)
+            print(f"NOTE: llama.cpp runs with an F16 KV cache (node_bench.mjs has no --kv-type); "
+                  f"F32 limit widened to {atol:.0e}")
+        peer = peer_logits(model, tokens, a.peer_dir, os.path.join(work, "peer_last.f32"), kv_type=kv)
+        r = compare(peer, last, atol, min_cos)
         ok &= r["ok"]
-        print(f"sci-infer vs llama.cpp last position {label}: {fmt(r)}")
+        print(f"sci-infer vs llama.cpp (KV {kv or 'f16'}) last position {label}: {fmt(r)}")
     print("RESULT:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 
