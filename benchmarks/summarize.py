@@ -63,7 +63,9 @@ def rows_for(d, tag):
     preset, dtype = split_tag(tag)
     eng = engine_runs(d, tag)
     lb = load_json(os.path.join(d, f"{tag}.llama_bench.json")) or []
-    bb = {r.get("pl"): r for r in load_jsonl(os.path.join(d, f"{tag}.batched_bench.jsonl"))}
+    bb = {}
+    for r in load_jsonl(os.path.join(d, f"{tag}.batched_bench.jsonl")):
+        bb.setdefault(r.get("pl"), r)   # first row per B: the script appends a sacrificial B=1 run
     rows = []
 
     def add(metric, ours, theirs):

@@ -12,11 +12,19 @@
 #include "io/hdf5_input.hpp"
 #include "io/hdf5_output.hpp"
 #include "io/sha256.hpp"
+#include "io/utf8.hpp"
 #include "record_requests.hpp"
 #include "run_config.hpp"
 
 namespace sci_infer::cli {
 namespace {
+
+// What the HDF5 output stores of a string: valid UTF-8 (bad bytes become U+FFFD), ending at the
+// first NUL (HDF5 strings are C strings).
+std::string as_stored(const std::string& s) {
+  std::string t = utf8::sanitize(s);
+  return t.substr(0, t.find('\0'));
+}
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
@@ -95,11 +103,15 @@ Runner add_verify(CLI::App& app) {
     for (uint64_t i : picked) {
       const RecordResult& want = recorded.at(i);
       const RecordResult& got = rerun.at(i);
-      const bool same = want.status == got.status && want.error == got.error && same_bits(want.tokens, got.tokens) &&
-                        want.text == got.text && same_bits(want.logprobs, got.logprobs) && want.finish == got.finish &&
-                        same_bits(want.embedding, got.embedding);
-      if (!same) ++mismatches;
-      std::printf("record %lu: %s\n", (unsigned long)i, same ? "identical" : "DIFFERENT");
+      std::string diff;
+      if (want.status != got.status || want.error != as_stored(got.error)) diff += " status/error";
+      if (!same_bits(want.tokens, got.tokens)) diff += " tokens";
+      if (want.text != as_stored(got.text)) diff += " text";
+      if (!same_bits(want.logprobs, got.logprobs)) diff += " logprobs";
+      if (want.finish != got.finish) diff += " finish_reason";
+      if (!same_bits(want.embedding, got.embedding)) diff += " embedding";
+      if (!diff.empty()) ++mismatches;
+      std::printf("record %lu: %s%s\n", (unsigned long)i, diff.empty() ? "identical" : "DIFFERENT in", diff.c_str());
     }
     std::printf("verify: %zu records re-run, %zu identical, %zu different\n", picked.size(), picked.size() - mismatches,
                 mismatches);

@@ -2,7 +2,10 @@
 //   sci-infer run ...        batch job over an HDF5 dataset (MPI, resumable)
 //   sci-infer verify ...     re-run records from an output file's provenance, compare bits
 //   sci-infer generate/logits/tokenize/inspect/make-model/bench   quick tries and checks
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -10,7 +13,17 @@
 #include "sci_infer/error.hpp"
 #include "sci_infer/version.hpp"
 
+// OpenMP threads that spin between GEMMs steal the core the main thread needs for the Kokkos
+// kernels and I/O (on 2 vCPUs sharing one core's vector units that cost 5-10x). libgomp reads its
+// wait policy when it loads, before main, so set a passive default and re-execute once.
+static void ensure_passive_openmp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
+
 int main(int argc, char** argv) {
+  ensure_passive_openmp_wait(argv);
   using namespace sci_infer::cli;
   CLI::App app{"sci-infer: reproducible batch inference for Llama-family GGUF models"};
   app.set_version_flag("--version", std::string(sci_infer::kVersion) + " (" + sci_infer::kGitCommit + ")");

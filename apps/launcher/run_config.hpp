@@ -28,6 +28,8 @@ struct RunConfig {
 
   // Options that change results go in the [job] part; the rest are operational.
   void add(CLI::App& app) {
+    // Defaults are captured so that the recorded effective configuration is complete.
+    app.option_defaults()->always_capture_default(true);
     engine.add(app);
     app.add_option("--input,-i", input, "Input HDF5 file (/prompts, /tokens, /embeddings ...)")->required();
     app.add_option("--output,-o", output, "Output HDF5 file")->required();

@@ -378,13 +378,16 @@ class GgufParser {
            std::to_string(t.ne[0]) + ", not a multiple of the block size " +
            std::to_string(ggml_block_elems(t.type)));
     }
-    // Up to 2^63 elements of up to 4 bytes each can exceed 2^64 bytes.
-    const uint64_t row = ggml_row_bytes(t.type, t.ne[0]);
+    // Up to 2^63 elements of up to 4 bytes each can exceed 2^64 bytes: check before multiplying
+    // (ggml_row_bytes would throw too, but without the file name).
+    const uint64_t blocks_per_row = t.ne[0] / ggml_block_elems(t.type);
     const uint64_t rows = t.n_elements / t.ne[0];
-    if (rows != 0 && row > std::numeric_limits<uint64_t>::max() / rows) {
-      fail("tensor '" + t.name + "' byte size overflows");
+    const uint64_t max = std::numeric_limits<uint64_t>::max();
+    const uint64_t block_bytes = ggml_block_bytes(t.type);
+    if (blocks_per_row > max / block_bytes || blocks_per_row * block_bytes > max / rows) {
+      fail("tensor '" + t.name + "' shape " + shape_string(t.ne) + " is too large in bytes");
     }
-    t.n_bytes = row * rows;
+    t.n_bytes = blocks_per_row * block_bytes * rows;
   }
 
   void locate_data_section() {

@@ -15,13 +15,18 @@
 //    text into words; each word's bytes are mapped to GPT-2's printable byte alphabet and
 //    merged by merge rank (lowest first, leftmost on ties). For the Llama-3 family a word
 //    that is itself a token is emitted whole (llama.cpp's ignore_merges).
-// Deliberate differences from llama.cpp, none of which the test vectors exercise:
+//  * User-defined tokens whose text llama.cpp recognises as end-of-turn / fill-in-the-middle
+//    markers ("</s>", "<|im_end|>", ...) are treated as control tokens, as llama.cpp does.
+// Checked against llama.cpp (v0.5.0 / de3ff815) on its test vectors and on random text for the
+// llama-spm, phi-3, llama-bpe, gpt-2, qwen2, mpt, starcoder, refact and command-r vocabularies.
+// Deliberate differences from llama.cpp:
 //  * Invalid UTF-8 bytes are kept as they are (byte-level BPE encodes them losslessly)
-//    instead of being replaced by U+FFFD; unassigned code points count as "other" (as in a
-//    real regex engine) instead of llama.cpp's "undefined" class.
+//    instead of being replaced by U+FFFD.
 //  * The lstrip/rstrip attributes llama.cpp sets for a few models by name (phi-3) are not
 //    applied around user-defined tokens.
 //  * decode() is lossless: no clean_up_tokenization_spaces pass for BPE vocabularies.
+// Unicode classes (\p{L}, \p{N}, \s) come from lib/model/unicode_tables.cpp (Unicode 14.0).
+// encode() is const and touches no shared mutable state: safe to call from many threads.
 #include "sci_infer/tokenizer.hpp"
 
 #include <algorithm>
@@ -322,6 +327,132 @@ std::string byte_token_text(unsigned b) {
 
 }  // namespace
 
+// ---- lookup tables ---------------------------------------------------------------------------
+
+namespace {
+
+inline uint64_t mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+inline uint64_t hash_bytes(const char* p, size_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(n) * 0xC2B2AE3D27D4EB4Full);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 29;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t w = 0;
+  for (size_t k = 0; k < n; ++k) w |= static_cast<uint64_t>(static_cast<unsigned char>(p[k])) << (8 * k);
+  return mix64(h ^ w);
+}
+
+constexpr uint64_t kEmptyPair = ~0ull;
+
+size_t table_capacity(size_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  return cap;
+}
+
+}  // namespace
+
+void Tokenizer::StringIndex::reserve(size_t n) {
+  if (table_capacity(n) > slots_.size()) rehash(table_capacity(n));
+}
+
+void Tokenizer::StringIndex::rehash(size_t capacity) {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(capacity, Slot{0, 0, 0, -1});
+  const size_t mask = capacity - 1;
+  for (const Slot& x : old) {
+    if (x.id < 0) continue;
+    size_t i = x.hash & mask;
+    while (slots_[i].id >= 0) i = (i + 1) & mask;
+    slots_[i] = x;
+  }
+}
+
+void Tokenizer::StringIndex::set(std::string_view key, int32_t id) {
+  if (slots_.empty() || 2 * (count_ + 1) > slots_.size()) rehash(table_capacity(count_ + 1));
+  const uint64_t h = hash_bytes(key.data(), key.size());
+  const size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  while (slots_[i].id >= 0) {
+    Slot& x = slots_[i];
+    if (x.hash == h && x.len == key.size() && std::memcmp(keys_.data() + x.off, key.data(), key.size()) == 0) {
+      x.id = id;
+      return;
+    }
+    i = (i + 1) & mask;
+  }
+  slots_[i] = Slot{h, static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(key.size()), id};
+  keys_.append(key.data(), key.size());
+  ++count_;
+}
+
+int32_t Tokenizer::StringIndex::find(std::string_view key) const {
+  if (slots_.empty()) return -1;
+  const uint64_t h = hash_bytes(key.data(), key.size());
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const Slot& x = slots_[i];
+    if (x.id < 0) return -1;
+    if (x.hash == h && x.len == key.size() && std::memcmp(keys_.data() + x.off, key.data(), key.size()) == 0) {
+      return x.id;
+    }
+  }
+}
+
+void Tokenizer::PairIndex::reserve(size_t n) {
+  if (table_capacity(n) > slots_.size()) rehash(table_capacity(n));
+}
+
+void Tokenizer::PairIndex::rehash(size_t capacity) {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  slots_.assign(capacity, Slot{kEmptyPair, {0, 0}});
+  const size_t mask = capacity - 1;
+  for (const Slot& x : old) {
+    if (x.key == kEmptyPair) continue;
+    size_t i = mix64(x.key) & mask;
+    while (slots_[i].key != kEmptyPair) i = (i + 1) & mask;
+    slots_[i] = x;
+  }
+}
+
+bool Tokenizer::PairIndex::insert(uint64_t key, MergeInfo m) {
+  if (slots_.empty() || 2 * (count_ + 1) > slots_.size()) rehash(table_capacity(count_ + 1));
+  const size_t mask = slots_.size() - 1;
+  size_t i = mix64(key) & mask;
+  while (slots_[i].key != kEmptyPair) {
+    if (slots_[i].key == key) return false;
+    i = (i + 1) & mask;
+  }
+  slots_[i] = Slot{key, m};
+  ++count_;
+  return true;
+}
+
+const Tokenizer::MergeInfo* Tokenizer::PairIndex::find(uint64_t key) const {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = mix64(key) & mask;; i = (i + 1) & mask) {
+    const Slot& x = slots_[i];
+    if (x.key == kEmptyPair) return nullptr;
+    if (x.key == key) return &x.m;
+  }
+}
+
 // ---- construction ----------------------------------------------------------------------------
 
 Tokenizer::Tokenizer(TokenizerVocab vocab) : vocab_(std::move(vocab)) {
@@ -374,7 +505,7 @@ Tokenizer::Tokenizer(TokenizerVocab vocab) : vocab_(std::move(vocab)) {
 
   token_to_id_.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    token_to_id_[vocab_.tokens[i]] = static_cast<int32_t>(i);  // duplicates: the last id wins
+    token_to_id_.set(vocab_.tokens[i], static_cast<int32_t>(i));  // duplicates: the last id wins
     max_token_len_ = std::max(max_token_len_, vocab_.tokens[i].size());
   }
 
@@ -392,16 +523,13 @@ Tokenizer::Tokenizer(TokenizerVocab vocab) : vocab_(std::move(vocab)) {
   byte_to_token_.assign(256, -1);
   if (is_spm_) {
     for (unsigned b = 0; b < 256; ++b) {
-      auto it = token_to_id_.find(byte_token_text(b));
-      if (it == token_to_id_.end()) it = token_to_id_.find(std::string(1, static_cast<char>(b)));
-      if (it != token_to_id_.end()) byte_to_token_[b] = it->second;
+      int32_t id = token_to_id_.find(byte_token_text(b));
+      if (id < 0) id = token_to_id_.find(std::string(1, static_cast<char>(b)));
+      byte_to_token_[b] = id;
     }
   } else {
     const ByteAlphabet& alpha = byte_alphabet();
-    for (unsigned b = 0; b < 256; ++b) {
-      auto it = token_to_id_.find(alpha.byte_to_utf8[b]);
-      if (it != token_to_id_.end()) byte_to_token_[b] = it->second;
-    }
+    for (unsigned b = 0; b < 256; ++b) byte_to_token_[b] = token_to_id_.find(alpha.byte_to_utf8[b]);
     build_merges();
   }
   build_pieces();
@@ -412,8 +540,8 @@ int32_t Tokenizer::type_of(int32_t id) const {
 }
 
 int32_t Tokenizer::symbol_id(const std::string& text, bool create) {
-  auto it = token_to_id_.find(text);
-  if (it != token_to_id_.end()) return it->second;
+  const int32_t found = token_to_id_.find(text);
+  if (found >= 0) return found;
   auto vit = virtual_ids_.find(text);
   if (vit != virtual_ids_.end()) return vit->second;
   if (!create) return -1;
@@ -440,7 +568,7 @@ void Tokenizer::build_merges() {
     const int32_t b = symbol_id(right, true);
     const int32_t ab = symbol_id(left + right, true);
     const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-    merges_.emplace(key, MergeInfo{static_cast<int32_t>(r), ab});  // first (lowest) rank wins
+    merges_.insert(key, MergeInfo{static_cast<int32_t>(r), ab});  // first (lowest) rank wins
   }
   // Initial BPE symbols are single byte-alphabet characters; they may be virtual too.
   const ByteAlphabet& alpha = byte_alphabet();
@@ -581,16 +709,14 @@ void Tokenizer::encode_spm_fragment(std::string_view raw, bool prefix_space, std
   }
 
   std::priority_queue<SpmBigram> queue;
-  std::string key;
   auto try_add = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const size_t size = sym[left].n + sym[right].n;
     if (size > max_token_len_) return;
-    key.assign(s, sym[left].start, size);
-    auto it = token_to_id_.find(key);
-    if (it == token_to_id_.end()) return;
-    const float score = vocab_.scores.empty() ? 0.0f : vocab_.scores[static_cast<size_t>(it->second)];
-    queue.push({score, left, right, static_cast<uint32_t>(size), it->second});
+    const int32_t id = token_to_id_.find(std::string_view(s).substr(sym[left].start, size));
+    if (id < 0) return;
+    const float score = vocab_.scores.empty() ? 0.0f : vocab_.scores[static_cast<size_t>(id)];
+    queue.push({score, left, right, static_cast<uint32_t>(size), id});
   };
   for (int32_t i = 1; i < static_cast<int32_t>(sym.size()); ++i) try_add(i - 1, i);
 
@@ -612,11 +738,7 @@ void Tokenizer::encode_spm_fragment(std::string_view raw, bool prefix_space, std
   for (int32_t i = 0; i != -1; i = sym[i].next) {
     const Symbol& x = sym[i];
     int32_t id = x.id;
-    if (id < 0) {  // an unmerged character: a token if the vocabulary has it
-      key.assign(s, x.start, x.n);
-      auto it = token_to_id_.find(key);
-      if (it != token_to_id_.end()) id = it->second;
-    }
+    if (id < 0) id = token_to_id_.find(std::string_view(s).substr(x.start, x.n));  // unmerged character
     if (id >= 0) {
       out.push_back(id);
       continue;
@@ -646,9 +768,9 @@ void Tokenizer::encode_bpe_fragment(std::string_view text, std::vector<int32_t>&
     if (ignore_merges_) {
       encoded.clear();
       for (uint32_t k = b; k < e; ++k) encoded += alpha.byte_to_utf8[static_cast<unsigned char>(text[k])];
-      auto it = token_to_id_.find(encoded);
-      if (it != token_to_id_.end()) {
-        out.push_back(it->second);
+      const int32_t id = token_to_id_.find(encoded);
+      if (id >= 0) {
+        out.push_back(id);
         continue;
       }
     }
@@ -662,9 +784,9 @@ void Tokenizer::encode_bpe_fragment(std::string_view text, std::vector<int32_t>&
       if (left < 0 || right < 0) return;
       const int32_t a = sym[left].id, c = sym[right].id;
       if (a < 0 || c < 0) return;
-      auto it = merges_.find((static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(c));
-      if (it == merges_.end()) return;
-      heap.push_back({it->second.rank, left, right, a, c, it->second.result});
+      const MergeInfo* m = merges_.find((static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(c));
+      if (m == nullptr) return;
+      heap.push_back({m->rank, left, right, a, c, m->result});
       std::push_heap(heap.begin(), heap.end());
     };
     for (int32_t i = 1; i < static_cast<int32_t>(sym.size()); ++i) try_add(i - 1, i);

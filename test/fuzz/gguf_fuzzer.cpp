@@ -1,8 +1,12 @@
 // libFuzzer target for the GGUF reader: any input must either open or throw sci_infer::Error.
-// Anything else (a crash, a sanitizer report, another exception type, a huge allocation) is a bug.
+// Anything else (a crash, a sanitizer report, another exception type, a huge allocation, an
+// error message that does not start with the file name) is a bug.
 // Files that open are exercised further: every metadata getter and a decode of every tensor.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "sci_infer/gguf.hpp"
@@ -43,8 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto f = sci_infer::GgufFile::open_buffer("fuzz.gguf", data, size);
     exercise_metadata(*f);
     exercise_tensors(*f);
-  } catch (const sci_infer::Error&) {
-    // The expected outcome for malformed input.
+  } catch (const sci_infer::Error& e) {
+    // The expected outcome for malformed input, provided the message names the file.
+    if (std::strncmp(e.what(), "fuzz.gguf: ", 11) != 0) {
+      std::fprintf(stderr, "Error message without the file name: %s\n", e.what());
+      std::abort();
+    }
   }
   return 0;
 }

@@ -549,7 +549,10 @@ TEST_CASE("gguf: malformed files raise Error naming the file and the fault", "[g
     CHECK_THAT(open_error(b), Contains("too many elements"));
     poke<uint64_t>(b, at["t0.ne0"], 1ull << 61);  // 2^62 elements fit int64, 2^64 bytes do not
     poke<uint64_t>(b, at["t0.ne1"], 2);
-    CHECK_THAT(open_error(b), Contains("tensor 'a' byte size overflows"));
+    CHECK_THAT(open_error(b), Contains("tensor 'a' shape [2305843009213693952, 2] is too large in bytes"));
+    poke<uint64_t>(b, at["t0.ne0"], (1ull << 62) + 4);  // one row of over 2^64 bytes
+    poke<uint64_t>(b, at["t0.ne1"], 1);
+    CHECK_THAT(open_error(b), StartsWith("bad.gguf: ") && Contains("too large in bytes"));
   }
   SECTION("tensor offsets and extents") {
     poke<uint64_t>(b, at["t1.offset"], 33);

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `sci-infer run` under mpiexec, with real signals.
+
+    test_launcher.py CASE --sci-infer BIN --mpiexec MPIEXEC --workdir DIR
+CASE: rank_invariance | signals | bad_input | tasks. Exit 0 = pass; any failure raises.
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+RESULT_SETS = ["tokens", "text", "logprobs", "finish_reason", "status", "error"]
+
+
+def sh(args, check=True, **kw):
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def results(path, names=RESULT_SETS):
+    with h5py.File(path, "r") as f:
+        return {n: [np.asarray(x) for x in f["results"][n][()]] for n in names if n in f["results"]}
+
+
+def assert_same_results(a, b, what):
+    ra, rb = results(a), results(b)
+    assert ra.keys() == rb.keys(), (what, ra.keys(), rb.keys())
+    for n in ra:
+        assert len(ra[n]) == len(rb[n]), (what, n)
+        for i, (x, y) in enumerate(zip(ra[n], rb[n])):
+            if x.dtype.kind == "f":  # bitwise, NaN-safe
+                same = x.shape == y.shape and x.tobytes() == y.tobytes()
+            else:
+                same = np.array_equal(x, y)
+            assert same, f"{what}: /results/{n}[{i}] differs: {x!r} vs {y!r}"
+
+
+class Ctx:
+    def __init__(self, a):
+        self.bin, self.mpiexec, self.dir = a.sci_infer, a.mpiexec, a.workdir
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.model = os.path.join(self.dir, "tiny.gguf")
+        sh([self.bin, "make-model", "--preset", "tiny", "--seed", "3", "--context", "256", "--out", self.model])
+        self.dim = 64
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def run(self, n, inp, out, *extra, check=True):
+        return sh([self.mpiexec, "-n", n, self.bin, "run", "-m", self.model, "-i", inp, "-o", out,
+                   "--progress-seconds", "1", *extra], check=check)
+
+    def make_input(self, name, n, emb=True, **datasets):
+        rng = np.random.default_rng(n)
+        path = self.path(name)
+        with h5py.File(path, "w") as f:
+            prompts = [" ".join(["alpha", "beta", "gamma", "delta"][: 1 + i % 4]) * (1 + i % 7) for i in range(n)]
+            f.create_dataset("prompts", data=prompts, dtype=h5py.string_dtype("utf-8"), chunks=(min(16, n),), compression="gzip")
+            if emb:
+                f["embeddings"] = (rng.standard_normal((n, 3, self.dim)) * 0.5).astype(np.float32)
+                f["embedding_lengths"] = (np.arange(n) % 4).astype(np.int32)
+            f["seeds"] = np.arange(n, dtype=np.uint64) + 11
+            for k, v in datasets.items():
+                f[k] = v
+        return path
+
+
+def case_rank_invariance(c):
+    inp = c.make_input("in.h5", 48)
+    gen = ["--temperature", "0.9", "--top-k", "20", "--max-new-tokens", "24", "--seed", "5", "--claim-records", "3"]
+    for n in (1, 2, 4):
+        c.run(n, inp, c.path(f"out{n}.h5"), *gen)
+    assert_same_results(c.path("out1.h5"), c.path("out2.h5"), "-n 1 vs -n 2")
+    assert_same_results(c.path("out1.h5"), c.path("out4.h5"), "-n 1 vs -n 4")
+    # Different batch limits and threads on one rank: still the same bits.
+    c.run(1, inp, c.path("out1b.h5"), *gen, "--max-batch", "3", "--step-tokens", "17", "--threads", "1")
+    assert_same_results(c.path("out1.h5"), c.path("out1b.h5"), "batch 64 vs batch 3")
+    # Every record alone through the library, from the recorded provenance.
+    v = sh([c.bin, "verify", c.path("out2.h5")])
+    assert "48 identical, 0 different" in v.stdout, v.stdout
+    with h5py.File(c.path("out2.h5")) as f:
+        st = f["results/status"][()]
+        assert (st == 0).all(), st
+        for a in ["version", "git_commit", "model_sha256", "model_metadata", "config", "seed", "n_ranks", "hostnames",
+                  "start_time", "end_time", "task"]:
+            assert "sci_infer." + a in f.attrs, a
+        assert f.attrs["sci_infer.n_ranks"] == 2
+    assert not os.path.exists(c.path("out2.h5") + ".journal"), "journal left behind after a complete run"
+
+
+def interrupted_run(c, inp, out, gen, sig, delay):
+    p = subprocess.Popen([c.mpiexec, "-n", "2", c.bin, "run", "-m", c.model, "-i", inp, "-o", out, *gen,
+                          "--commit-seconds", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    time.sleep(delay)
+    if sig == signal.SIGKILL:  # kill everything in the job at once, as an out-of-time node would
+        os.killpg(p.pid, signal.SIGKILL)
+    else:
+        p.send_signal(sig)
+    out_s, err_s = p.communicate(timeout=120)
+    return p.returncode, out_s, err_s
+
+
+def case_signals(c):
+    inp = c.make_input("in.h5", 400, emb=False)
+    gen = ["--max-new-tokens", "48", "--seed", "9", "--temperature", "0.7", "--ignore-eos", "--claim-records", "4",
+           "--max-batch", "8"]
+    c.run(2, inp, c.path("ref.h5"), *gen)
+    for sig, name in ((signal.SIGTERM, "sigterm"), (signal.SIGUSR1, "sigusr1"), (signal.SIGKILL, "sigkill")):
+        out = c.path(f"{name}.h5")
+        rc, so, se = interrupted_run(c, inp, out, gen, sig, 3.0)
+        if sig != signal.SIGKILL:
+            assert rc == 75, f"{name}: expected exit code 75, got {rc}\n{so}\n{se}"
+            with h5py.File(out) as f:  # a clean, readable, partial snapshot
+                st = f["results/status"][()]
+                done = int((st != -1).sum())
+            assert 0 < done < 400, f"{name}: {done} records done at interruption"
+        elif os.path.exists(out):
+            with h5py.File(out) as f:  # whatever snapshot exists is readable
+                f["results/status"][()]
+        c.run(2, inp, out, *gen, "--resume")
+        assert_same_results(c.path("ref.h5"), out, f"resume after {name} vs uninterrupted")
+        print(f"{name}: rc={rc}, resumed to an identical output")
+
+
+def case_bad_input(c):
+    # Whole-file problems: stop before any work, message names file and dataset.
+    bad = c.path("no_records.h5")
+    with h5py.File(bad, "w") as f:
+        f["seeds"] = np.arange(3, dtype=np.uint64)
+    p = c.run(2, bad, c.path("o1.h5"), check=False)
+    assert p.returncode != 0 and "no_records.h5" in p.stderr and "/prompts" in p.stderr, p.stderr
+    assert not os.path.exists(c.path("o1.h5"))
+    mism = c.make_input("mismatch.h5", 10, emb=False, max_new_tokens=np.ones(7, np.int32))
+    p = c.run(1, mism, c.path("o2.h5"), check=False)
+    assert p.returncode != 0 and "/max_new_tokens" in p.stderr and "mismatch.h5" in p.stderr, p.stderr
+    wrong_w = c.path("wrong_width.h5")
+    with h5py.File(wrong_w, "w") as f:
+        f.create_dataset("prompts", data=["a", "b"], dtype=h5py.string_dtype("utf-8"))
+        f["embeddings"] = np.zeros((2, 2, c.dim + 1), np.float32)
+    p = c.run(1, wrong_w, c.path("o3.h5"), check=False)
+    assert p.returncode != 0 and "/embeddings" in p.stderr, p.stderr
+    p = c.run(1, c.path("missing.h5"), c.path("o4.h5"), check=False)
+    assert p.returncode != 0 and "missing.h5" in p.stderr, p.stderr
+    # Per-record problems: that record fails with a message, every other record completes.
+    n = 8
+    path = c.path("records.h5")
+    with h5py.File(path, "w") as f:
+        vl = h5py.vlen_dtype(np.int32)
+        toks = f.create_dataset("tokens", (n,), dtype=vl)
+        for i in range(n):
+            toks[i] = np.array([1, 5 + i, 9], np.int32)
+        toks[1] = np.array([1, 99999], np.int32)          # id out of range
+        toks[2] = np.array([], np.int32)                   # empty record
+        toks[3] = np.arange(1, 400, dtype=np.int32) % 500  # longer than the context (256)
+        emb = np.zeros((n, 2, c.dim), np.float32)
+        emb[4, 0, 0] = np.nan                              # NaN in the used rows
+        f["embeddings"] = emb
+        f["embedding_lengths"] = np.array([0, 0, 0, 0, 1, 2, 9, 0], np.int32)  # record 6: more rows than stored
+    c.run(2, path, c.path("o5.h5"), "--max-new-tokens", "4")
+    with h5py.File(c.path("o5.h5")) as f:
+        st, err = f["results/status"][()], [e.decode() for e in f["results/error"][()]]
+    print(list(zip(st, err)))
+    for bad_i, word in ((1, "99999"), (2, "empty"), (3, "context"), (4, "NaN"), (6, "embedding")):
+        assert st[bad_i] == 1, (bad_i, st, err)
+        assert word.lower() in err[bad_i].lower() and str(bad_i) in err[bad_i], (bad_i, err[bad_i])
+    for good in (0, 5, 7):
+        assert st[good] == 0 and err[good] == "", (good, st, err)
+    # The truncate-left policy makes the long record run.
+    c.run(1, path, c.path("o6.h5"), "--max-new-tokens", "4", "--context-policy", "truncate-left")
+    with h5py.File(c.path("o6.h5")) as f:
+        assert f["results/status"][3] == 0
+    # Invalid UTF-8 in a prompt.
+    bad_utf8 = c.path("utf8.h5")
+    with h5py.File(bad_utf8, "w") as f:
+        dt = h5py.vlen_dtype(bytes)
+        f.create_dataset("prompts", data=np.array([b"ok", b"bad \xff\xfe", b"fine"], dtype=object),
+                         dtype=h5py.string_dtype("utf-8"))
+    c.run(1, bad_utf8, c.path("o7.h5"), "--max-new-tokens", "2")
+    with h5py.File(c.path("o7.h5")) as f:
+        st = f["results/status"][()]
+        assert list(st) == [0, 1, 0], st
+        assert "utf-8" in f["results/error"][1].decode().lower()
+
+
+def case_tasks(c):
+    inp = c.make_input("in.h5", 12)
+    c.run(2, inp, c.path("score.h5"), "--task", "score")
+    with h5py.File(c.path("score.h5")) as f:
+        lp = f["results/logprobs"][()]
+        assert all(len(x) > 0 and (np.asarray(x) <= 0).all() for x in lp)
+    c.run(2, inp, c.path("embed.h5"), "--task", "embed", "--pooling", "mean")
+    c.run(1, inp, c.path("embed1.h5"), "--task", "embed", "--pooling", "mean")
+    with h5py.File(c.path("embed.h5")) as f, h5py.File(c.path("embed1.h5")) as g:
+        e = f["results/embeddings"][()]
+        assert e.shape == (12, c.dim) and np.isfinite(e).all()
+        assert e.tobytes() == g["results/embeddings"][()].tobytes()
+        assert f["results/embeddings"].attrs["pooling"] in ("mean", b"mean")
+    # An existing output is not clobbered without --overwrite / --resume.
+    p = c.run(1, inp, c.path("embed1.h5"), "--task", "embed", check=False)
+    assert p.returncode != 0 and "--overwrite" in p.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case")
+    ap.add_argument("--sci-infer", required=True)
+    ap.add_argument("--mpiexec", required=True)
+    ap.add_argument("--workdir", required=True)
+    a = ap.parse_args()
+    globals()["case_" + a.case](Ctx(a))
+    print(f"launcher {a.case}: 1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
