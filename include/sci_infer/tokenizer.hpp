@@ -41,12 +41,17 @@ class Tokenizer {
   explicit Tokenizer(TokenizerVocab vocab);
   // add_special: prepend BOS (and append EOS) when the vocabulary asks for it.
   std::vector<int32_t> encode(std::string_view text, bool add_special) const;
-  std::string decode(const std::vector<int32_t>& ids) const;  // skips control tokens
+  // Skips control, unknown and unused tokens; for SentencePiece vocabularies with
+  // add_space_prefix, drops the one space the encoder prepended. Lossless otherwise
+  // (decode(encode(text, true)) == text). Ids out of range throw sci_infer::Error.
+  std::string decode(const std::vector<int32_t>& ids) const;
   std::string token_to_piece(int32_t id) const;               // decoded bytes of one token
   int32_t n_vocab() const { return static_cast<int32_t>(vocab_.tokens.size()); }
   int32_t bos() const { return vocab_.bos_id; }
   int32_t eos() const { return vocab_.eos_id; }
-  bool is_end_of_generation(int32_t id) const;  // eos / eot
+  // eos / eot (read_tokenizer_vocab fills eot_id from tokenizer.ggml.eot_token_id, or else
+  // from a control token named <|eot_id|>, <|im_end|>, <|end|>, <end_of_turn> or <|endoftext|>).
+  bool is_end_of_generation(int32_t id) const;
   const TokenizerVocab& vocab() const { return vocab_; }
 
  private:
