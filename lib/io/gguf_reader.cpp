@@ -28,7 +28,6 @@ namespace sci_infer {
 
 namespace {
 
-constexpr uint64_t kDefaultAlignment = 32;
 constexpr uint32_t kMaxDims = 4;
 // Smallest encodings, used to reject counts that could not fit in the bytes left.
 constexpr uint64_t kMinKvBytes = 8 + 4 + 1;               // empty key, type, 1-byte value

@@ -285,23 +285,33 @@ def main():
     tokens = [1, 300, 400, 259, 17, 500, 42, 311, 128, 64, 99, 7]
     # Two comparisons per file:
     #  plain     the float64 reference as the tests use it.  llama.cpp rounds Q/K/V and the
-    #            attention weights to f16 (its KV cache) and rounds/quantizes matmul inputs for
-    #            F16/BF16/Q8_0 weights, so only the direction is checked (cosine).
-    #  emulated  the reference with that rounding reproduced: any remaining gap would be a real
-    #            difference in the computation (RoPE layout, GQA mapping, orientation, norms).
-    #            Measured: ~5e-6 for F32, ~1e-6 for BF16 and Q8_0.  F16 keeps a ~1e-3..7e-3 gap that
-    #            appears only from 5 tokens on and only for F16 attn_k / attn_output (llama.cpp's
-    #            batched F16 GEMM; with <= 4 tokens F16 also matches to ~3e-6), hence its own limit.
+    #            attention weights to f16 (its default KV cache) and rounds/quantizes matmul inputs
+    #            for F16/BF16/Q8_0 weights, so only the direction is checked (cosine) - except for
+    #            F32 files when node_bench.mjs can give llama.cpp an F32 KV cache: then max|diff|.
+    #  emulated  the reference with that rounding reproduced: what remains is float32 noise plus
+    #            the odd value that lands on the other side of an f16/q8 rounding boundary (each
+    #            such flip costs ~1e-3 on these random models), far below what a real difference
+    #            (RoPE layout, GQA mapping, W orientation, norms) gives: O(1), cosine ~0.7.
+    #            Measured: ~5e-6 for F32, ~1e-6 for BF16 and Q8_0.  F16 keeps a 1e-3..7e-3 gap
+    #            that appears only from 5 tokens on and only for F16 attn_k / attn_output
+    #            (llama.cpp's batched F16 GEMM; with <= 4 tokens F16 matches to ~3e-6).
     emu_atol = {"f16": 2e-2}
     min_cos = {"q8_0": 0.999}
+    kv32 = cl.peer_supports_kv_type()
     for tag, p in paths.items():
-        peer = cl.peer_logits(p, tokens, a.peer_dir, os.path.join(a.selftest, f"peer_{tag}.f32"))
-        r = cl.compare(reference_llama.logits(p, tokens), peer, min_cos=min_cos.get(tag, 0.9999))
-        print(f"reference vs llama.cpp {tag:11s} plain   : {cl.fmt(r)}")
+        f32 = tag.startswith("f32")
+        peer = cl.peer_logits(p, tokens, a.peer_dir, os.path.join(a.selftest, f"peer_{tag}.f32"),
+                              kv_type="f32" if f32 and kv32 else None)
+        r = cl.compare(reference_llama.logits(p, tokens), peer, atol=1e-4 if f32 and kv32 else None,
+                       min_cos=min_cos.get(tag, 0.9999))
+        print(f"reference vs llama.cpp {tag:11s} plain{' (KV f32)' if f32 and kv32 else ''}: {cl.fmt(r)}")
+        ok &= r["ok"]
+        if f32 and kv32:
+            continue   # nothing to emulate
         e = cl.compare(reference_llama.logits(p, tokens, emulate_llamacpp=True), peer,
-                       atol=emu_atol.get(tag, 1e-4))
+                       atol=emu_atol.get(tag, 5e-3))
         print(f"reference vs llama.cpp {tag:11s} emulated: {cl.fmt(e)}")
-        ok &= r["ok"] and e["ok"]
+        ok &= e["ok"]
     return 0 if ok else 1
 
 

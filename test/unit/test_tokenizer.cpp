@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -168,8 +169,7 @@ TEST_CASE("SPM merge order follows scores, leftmost on ties", "[tokenizer]") {
   v.add_space_prefix = false;
   {
     const Tokenizer tok(v);
-    // "bc" (3) beats "ab" (2): a + bc, and "abc" is not formed from (a, bc) since "abc" is a
-    // token: a+bc -> abc (4).
+    // "bc" (score 3) beats "ab" (2): a + bc, then a + bc -> "abc" (4).
     CHECK(tok.encode("abc", false) == std::vector<int32_t>{10});
     // No byte tokens and no piece for 'x': falls back to <unk>.
     CHECK(tok.encode("x", false) == std::vector<int32_t>{0});
@@ -222,20 +222,17 @@ TEST_CASE("byte-level BPE merges by rank within pre-tokens", "[tokenizer]") {
     return r;
   };
   CHECK(tok.encode("hello", false) == ids_of({"hello"}));
-  // " world": Ġw -> Ġwo, then o r / l d: "Ġwo" + "r" + "ld"? rank order: Ġ w (4), Ġw o (5),
-  // o r (6) cannot apply (o already merged), l d (7), then "Ġwo rld" needs "rld" (merge 12,
-  // "r ld") which comes after: Ġwo r ld -> r ld -> Ġwo rld -> Ġworld.
+  // " world": Ġ w (rank 4), then Ġw o (5); "o r" (6) is stale since o is taken; l d (7);
+  // r ld (12, "rld" is no token: a virtual symbol); Ġwo rld (8) -> Ġworld.
   CHECK(tok.encode(" world", false) == ids_of({kG + "world"}));
   CHECK(tok.encode("hello world", false) == ids_of({"hello", kG + "world"}));
-  // Whitespace runs: "  hello" -> "Ġ" + "Ġhello"? GPT-2 regex: \s+(?!\S) takes one space, then
-  // " hello" (space + letters) is one pre-token, whose merges give Ġ h e l l o -> Ġ hello.
+  // Whitespace run before a word: \s+(?!\S) takes one space, then " hello" is one pre-token
+  // (no merge joins Ġ and h): Ġ, Ġ, hello.
   CHECK(tok.encode("  hello", false) == ids_of({kG, kG, "hello"}));
   CHECK(tok.encode("\n", false) == ids_of({kC}));
   CHECK(tok.encode("123", false) == ids_of({"123"}));
   CHECK(tok.encode("", false).empty());
   CHECK(tok.decode(tok.encode("hello world\n  123!", false)) == "hello world\n  123!");
-  // Non-ASCII bytes map to byte-alphabet characters that are not tokens here: dropped, as in
-  // llama.cpp; but round trip of ASCII is exact.
   CHECK(tok.decode(ids_of({kG + "world"})) == " world");
   CHECK(tok.decode({tok.eos()}).empty());
   CHECK(tok.is_end_of_generation(tok.eos()));
@@ -342,6 +339,38 @@ TEST_CASE("read_tokenizer_vocab reads and validates tokenizer.ggml.*", "[tokeniz
   std::remove(path.c_str());
 }
 
+TEST_CASE("read_tokenizer_vocab: gpt2 defaults and end-of-turn detection", "[tokenizer]") {
+  TokenizerVocab base = tiny_bpe("qwen2");
+  base.tokens.push_back("<|im_end|>");
+  base.token_types.push_back(3);
+  const std::string path = temp_path("bpe");
+  for (const std::string pre : {"qwen2", "llama-bpe"}) {
+    sci_infer::GgufWriter w;
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_string("tokenizer.ggml.pre", pre);
+    w.set_string_array("tokenizer.ggml.tokens", base.tokens);
+    w.set_int32_array("tokenizer.ggml.token_type", base.token_types);
+    w.set_string_array("tokenizer.ggml.merges", base.merges);
+    w.set_uint32("tokenizer.ggml.bos_token_id", 0);
+    w.set_uint32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(base.eos_id));
+    w.write(path);
+    auto f = sci_infer::GgufFile::open(path);
+    const TokenizerVocab v = sci_infer::read_tokenizer_vocab(*f);
+    CHECK(v.model == "gpt2");
+    CHECK(v.pre == pre);
+    CHECK(v.merges == base.merges);
+    CHECK(v.scores.empty());
+    CHECK(v.add_bos == (pre == "llama-bpe"));  // as llama.cpp: Llama-3 vocabularies add BOS
+    CHECK(v.eot_id == static_cast<int32_t>(base.tokens.size()) - 1);
+    const Tokenizer tok(v);
+    CHECK(tok.is_end_of_generation(v.eot_id));
+    CHECK(tok.is_end_of_generation(v.eos_id));
+    CHECK_FALSE(tok.is_end_of_generation(0));
+    CHECK(tok.encode("hello", true).front() == (pre == "llama-bpe" ? 0 : id_of(v, "hello")));
+  }
+  std::remove(path.c_str());
+}
+
 TEST_CASE("read_tokenizer_vocab requires the token list", "[tokenizer]") {
   const std::string path = temp_path("empty");
   sci_infer::GgufWriter w;
@@ -414,6 +443,7 @@ void run_conformance(const std::string& name) {
   size_t matched = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::vector<int32_t> got = tok.encode(inputs[i], /*add_special=*/false);
+    CHECK(tok.decode(got) == inputs[i]);  // lossless round trip (no special tokens in the inputs)
     if (got == expected[i]) {
       ++matched;
       continue;
