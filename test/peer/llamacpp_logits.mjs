@@ -3,6 +3,7 @@
 // on our test models; an F32 cache makes llama.cpp an F32 reference.
 //   NLC=/tmp/peer/npm/node_modules/node-llama-cpp node llamacpp_logits.mjs --model M.gguf \
 //       --tokens 1,2,3 --out logits.f32 [--kv-type f32|f16] [--all-positions] [--threads 2]
+// (--dump-logits FILE is accepted for --out, so it drops in where node_bench.mjs is used.)
 // Writes float32 little-endian, n_vocab per position (the last one, or every one).
 import fs from "node:fs";
 import path from "node:path";
@@ -14,7 +15,7 @@ const opt = (name, def) => {
   const v = args[i + 1];
   return v === undefined || v.startsWith("--") ? true : v;
 };
-const modelPath = opt("model"), outPath = opt("out");
+const modelPath = opt("model"), outPath = opt("out", opt("dump-logits"));  // --dump-logits: node_bench.mjs spelling
 if (!modelPath || !outPath) { console.error("--model and --out are required"); process.exit(2); }
 const kvType = String(opt("kv-type", "f32")).toUpperCase();
 const allPositions = opt("all-positions", false) === true;

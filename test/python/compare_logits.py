@@ -16,8 +16,7 @@ Default limits, by the weight type of the model (override with --atol / --min-co
 llama.cpp rounds/quantizes matmul inputs for F16/BF16/Q8_0 weights, and by default keeps its KV
 cache in F16.  The F32 limit assumes an F32 KV cache: measured on the 15m F32 model, llama.cpp is
 5.5e-6 from the float64 reference with an F32 KV cache but 7.4e-3 with the F16 default.  So the
-peer runs F32 models with an F32 KV cache when node_bench.mjs offers --kv-type; if it does not,
-the F32 limit is widened to 1e-2 and a NOTE says so.
+peer runs F32 models with an F32 KV cache (test/peer/llamacpp_logits.mjs offers --kv-type).
 
 Prints one summary line per comparison; exit 0 pass, 1 fail, 2 usage/setup error,
 77 llama.cpp requested but not installed (CTest SKIP_RETURN_CODE).
@@ -84,6 +83,7 @@ def fmt(r):
 
 def node_bench_path():
     cands = [os.environ.get("SCI_INFER_NODE_BENCH", ""),
+             os.path.join(HERE, "..", "peer", "llamacpp_logits.mjs"),   # ours: selectable KV-cache type
              os.path.join(HERE, "..", "..", "..", "shared", "peer", "node_bench.mjs"),   # repo beside shared/
              "/work/shared/peer/node_bench.mjs"]
     for c in cands:
@@ -235,10 +235,6 @@ def check(a, work, want_np, want_peer):
         elif not peer_supports_kv_type():
             raise RuntimeError(f"--peer-kv {kv}: {node_bench_path()} has no --kv-type option")
         atol, min_cos = limits("llamacpp")
-        if kv != "f32" and wtype == "F32" and a.atol is None:
-            # llama.cpp's own F16 KV rounding (~7e-3 on the 15m model) is above the F32 limit.
-            atol = max(atol, 1e-2)
-            print(f"NOTE: llama.cpp runs with an F16 KV cache; F32 limit widened to {atol:.0e}")
         peer = peer_logits(model, tokens, a.peer_dir, os.path.join(work, "peer_last.f32"), kv_type=kv)
         r = compare(peer, last, atol, min_cos)
         ok &= r["ok"]
