@@ -5,14 +5,52 @@
 
 #include "commands.hpp"
 #include "engine_flags.hpp"
+#include "io/hdf5_input.hpp"
+#include "record_requests.hpp"
 
 namespace sci_infer::cli {
+
+namespace {
+
+// The engine alone over a whole input file: all records tokenized up front (not timed), then
+// one continuous-batching run, timed. `sci-infer run` on the same file and options should come
+// within a few percent of this; the difference is the launcher's overhead.
+int bench_input(const EngineFlags& flags, RunConfig job, bool json) {
+  using clock = std::chrono::steady_clock;
+  auto model = Model::open(flags.model);
+  job.engine = flags;
+  InputOptions io;
+  io.expected_embedding_width = static_cast<uint32_t>(model->config().dim);
+  auto input = InputFile::open(job.input, io);
+  std::vector<Request> requests;
+  for (RecordInput& in : input->read(0, input->size())) {
+    RecordJob rj = make_record_job(in, job, *model);
+    if (rj.runnable) requests.push_back(std::move(rj.request));
+  }
+  const size_t n = requests.size();
+  Engine engine(model, flags.options());
+  const auto t0 = clock::now();
+  const auto results = engine.run(std::move(requests));
+  const double s = std::chrono::duration<double>(clock::now() - t0).count();
+  uint64_t tokens = 0;
+  for (const auto& r : results) tokens += r.tokens.size();
+  if (json)
+    std::printf("{\"records\": %zu, \"generated_tokens\": %lu, \"seconds\": %.3f, \"records_s\": %.3f, \"tok_s\": %.2f}\n",
+                n, (unsigned long)tokens, s, n / s, tokens / s);
+  else
+    std::printf("engine alone: %zu records, %lu generated tokens in %.2f s: %.2f records/s, %.1f tok/s\n", n,
+                (unsigned long)tokens, s, n / s, tokens / s);
+  return 0;
+}
+
+}  // namespace
 
 Runner add_bench(CLI::App& app) {
   struct Args {
     EngineFlags engine;
     int prompt = 128, gen = 128, batch = 1, reps = 1;
     bool json = false;
+    RunConfig job;  // --input mode: the records of a batch job, without the launcher around them
   };
   auto a = std::make_shared<Args>();
   a->engine.add(app);
@@ -21,7 +59,13 @@ Runner add_bench(CLI::App& app) {
   app.add_option("--batch", a->batch, "Parallel sequences");
   app.add_option("--reps", a->reps, "Repetitions (the best is reported)");
   app.add_flag("--json", a->json, "Print one JSON object");
+  app.add_option("--input", a->job.input, "Time the engine alone on every record of this HDF5 input "
+                                          "(the launcher's workload, for its overhead)");
+  app.add_option("--max-new-tokens", a->job.max_new_tokens, "--input mode: tokens per record");
+  app.add_option("--task", a->job.task, "--input mode: generate, score or embed");
+  app.add_flag("--ignore-eos", a->job.ignore_eos, "--input mode: generate exactly --max-new-tokens");
   return [=] {
+    if (!a->job.input.empty()) return bench_input(a->engine, a->job, a->json);
     using clock = std::chrono::steady_clock;
     auto model = Model::open(a->engine.model);
     EngineOptions opt = a->engine.options();

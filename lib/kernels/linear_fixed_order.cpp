@@ -29,6 +29,7 @@ namespace {
 constexpr int kPanel = 32;     // output columns per panel (two AVX-512 registers)
 constexpr int kMaxRows = 6;    // rows of X per microkernel call
 constexpr int64_t kRowChunk = 96;  // rows of X that share one pass over a panel (L2 reuse)
+constexpr int64_t kGroup = 4;      // panels per work item: skinny X works on several at once
 
 // Aligned storage that does not zero-initialise on resize-free construction.
 template <class T>
@@ -96,18 +97,20 @@ class FixedOrderLinear final : public Linear {
   void forward(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) const override {
     if (m <= 0) return;
     const int64_t n_chunks = (m + kRowChunk - 1) / kRowChunk;
-    const int64_t work = n_chunks * n_panels_;
-    // Each (row chunk, panel) pair is computed by exactly one thread with the same code,
+    const int64_t n_groups = (n_panels_ + kGroup - 1) / kGroup;
+    const int64_t work = n_chunks * n_groups;
+    // Each (row chunk, panel group) pair is computed by exactly one thread with the same code,
     // so the thread count changes who computes an output, never how.
 #pragma omp parallel for schedule(static) num_threads(n_threads_) if (work > 1)
     for (int64_t item = 0; item < work; ++item) {
-      const int64_t chunk = item / n_panels_;
-      const int64_t panel = item % n_panels_;
+      const int64_t chunk = item / n_groups;
+      const int64_t p0 = (item % n_groups) * kGroup;
+      const int64_t p1 = std::min(n_panels_, p0 + kGroup);
       const int64_t r0 = chunk * kRowChunk;
       const int64_t r1 = std::min(m, r0 + kRowChunk);
       for (int64_t r = r0; r < r1; r += kMaxRows) {
         const int rows = static_cast<int>(std::min<int64_t>(kMaxRows, r1 - r));
-        run_block(x + r * ldx, ldx, rows, panel, y + r * ldy, ldy);
+        run_block(x + r * ldx, ldx, rows, p0, p1, y + r * ldy, ldy);
       }
     }
   }
@@ -163,18 +166,18 @@ class FixedOrderLinear final : public Linear {
     for (int i = 0; i < rows; ++i) std::memcpy(y + i * ldy + c0, acc + i * kPanel, cols * sizeof(float));
   }
 
-  void run_block(const float* x, int64_t ldx, int rows, int64_t panel, float* y, int64_t ldy) const {
+  // Rows [0, rows) of x against panels [p0, p1). Few rows use several panels per pass so that
+  // enough independent FMA chains are in flight; each output is still one chain over k.
+  void run_block(const float* x, int64_t ldx, int rows, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
 #if defined(__AVX512F__)
-    switch (rows) {
-      case 1: return run_avx512<1>(x, ldx, panel, y, ldy);
-      case 2: return run_avx512<2>(x, ldx, panel, y, ldy);
-      case 3: return run_avx512<3>(x, ldx, panel, y, ldy);
-      case 4: return run_avx512<4>(x, ldx, panel, y, ldy);
-      case 5: return run_avx512<5>(x, ldx, panel, y, ldy);
-      default: return run_avx512<6>(x, ldx, panel, y, ldy);
+    switch (type_) {
+      case GgmlType::F32: return run_rows<GgmlType::F32>(x, ldx, rows, p0, p1, y, ldy);
+      case GgmlType::F16: return run_rows<GgmlType::F16>(x, ldx, rows, p0, p1, y, ldy);
+      case GgmlType::BF16: return run_rows<GgmlType::BF16>(x, ldx, rows, p0, p1, y, ldy);
+      case GgmlType::Q8_0: return run_rows<GgmlType::Q8_0>(x, ldx, rows, p0, p1, y, ldy);
     }
 #else
-    run_portable(x, ldx, rows, panel, y, ldy);
+    for (int64_t p = p0; p < p1; ++p) run_portable(x, ldx, rows, p, y, ldy);
 #endif
   }
 
@@ -193,54 +196,71 @@ class FixedOrderLinear final : public Linear {
   }
 
 #if defined(__AVX512F__)
-  // Loads the 32 weights of row k of a panel as two vectors of 16 floats.
+  // Loads the 32 weights of row k of a panel as two vectors of 16 floats (exact widening).
+  template <GgmlType T>
   inline void widen_avx512(int64_t panel, int64_t k, __m512& w0, __m512& w1) const {
     const uint8_t* p = panel_row(panel, k);
-    switch (type_) {
-      case GgmlType::F32:
-        w0 = _mm512_load_ps(p);
-        w1 = _mm512_load_ps(p + 64);
-        break;
-      case GgmlType::F16:
-        w0 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
-        w1 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32)));
-        break;
-      case GgmlType::BF16:
-        w0 = _mm512_castsi512_ps(_mm512_slli_epi32(
-            _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p))), 16));
-        w1 = _mm512_castsi512_ps(_mm512_slli_epi32(
-            _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32))), 16));
-        break;
-      case GgmlType::Q8_0: {
-        const float* sc = panel_scales(panel, k);
-        const __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
-        const __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 16))));
-        w0 = _mm512_mul_ps(_mm512_load_ps(sc), q0);
-        w1 = _mm512_mul_ps(_mm512_load_ps(sc + 16), q1);
-        break;
-      }
+    if constexpr (T == GgmlType::F32) {
+      w0 = _mm512_load_ps(p);
+      w1 = _mm512_load_ps(p + 64);
+    } else if constexpr (T == GgmlType::F16) {
+      w0 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+      w1 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32)));
+    } else if constexpr (T == GgmlType::BF16) {
+      w0 = _mm512_castsi512_ps(_mm512_slli_epi32(
+          _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p))), 16));
+      w1 = _mm512_castsi512_ps(_mm512_slli_epi32(
+          _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32))), 16));
+    } else {
+      const float* sc = panel_scales(panel, k);
+      const __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
+      const __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 16))));
+      w0 = _mm512_mul_ps(_mm512_load_ps(sc), q0);
+      w1 = _mm512_mul_ps(_mm512_load_ps(sc + 16), q1);
     }
   }
 
-  template <int R>
-  void run_avx512(const float* x, int64_t ldx, int64_t panel, float* y, int64_t ldy) const {
-    __m512 acc0[R], acc1[R];
-    for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  template <GgmlType T>
+  void run_rows(const float* x, int64_t ldx, int rows, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
+    switch (rows) {
+      case 1: return run_panels<T, 1, 4>(x, ldx, p0, p1, y, ldy);
+      case 2: return run_panels<T, 2, 4>(x, ldx, p0, p1, y, ldy);
+      case 3: return run_panels<T, 3, 2>(x, ldx, p0, p1, y, ldy);
+      case 4: return run_panels<T, 4, 2>(x, ldx, p0, p1, y, ldy);
+      case 5: return run_panels<T, 5, 2>(x, ldx, p0, p1, y, ldy);
+      default: return run_panels<T, 6, 1>(x, ldx, p0, p1, y, ldy);
+    }
+  }
+
+  template <GgmlType T, int R, int P>
+  void run_panels(const float* x, int64_t ldx, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
+    int64_t p = p0;
+    for (; p + P <= p1; p += P) run_tile<T, R, P>(x, ldx, p, y, ldy);
+    for (; p < p1; ++p) run_tile<T, R, 1>(x, ldx, p, y, ldy);
+  }
+
+  // R rows x P panels (R x 32P outputs) in registers; one FMA chain per output over k.
+  template <GgmlType T, int R, int P>
+  void run_tile(const float* x, int64_t ldx, int64_t panel, float* y, int64_t ldy) const {
+    __m512 acc[R][2 * P];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
     for (int64_t k = 0; k < n_in_; ++k) {
-      __m512 w0, w1;
-      widen_avx512(panel, k, w0, w1);
+      __m512 w[2 * P];
+      for (int q = 0; q < P; ++q) widen_avx512<T>(panel + q, k, w[2 * q], w[2 * q + 1]);
       for (int i = 0; i < R; ++i) {
         const __m512 xv = _mm512_set1_ps(x[i * ldx + k]);
-        acc0[i] = _mm512_fmadd_ps(xv, w0, acc0[i]);
-        acc1[i] = _mm512_fmadd_ps(xv, w1, acc1[i]);
+        for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_fmadd_ps(xv, w[j], acc[i][j]);
       }
     }
-    alignas(64) float out[R * kPanel];
-    for (int i = 0; i < R; ++i) {
-      _mm512_store_ps(out + i * kPanel, acc0[i]);
-      _mm512_store_ps(out + i * kPanel + 16, acc1[i]);
+    for (int q = 0; q < P; ++q) {
+      alignas(64) float out[R * kPanel];
+      for (int i = 0; i < R; ++i) {
+        _mm512_store_ps(out + i * kPanel, acc[i][2 * q]);
+        _mm512_store_ps(out + i * kPanel + 16, acc[i][2 * q + 1]);
+      }
+      store(out, R, panel + q, y, ldy);
     }
-    store(out, R, panel, y, ldy);
   }
 #endif
 };
