@@ -17,4 +17,5 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/sci_infer-config-version.
 install(FILES ${PROJECT_BINARY_DIR}/sci_infer-config.cmake
               ${PROJECT_BINARY_DIR}/sci_infer-config-version.cmake
               ${PROJECT_SOURCE_DIR}/cmake/SciInferDependencies.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/SciInferFindMPI.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/sci_infer)
