@@ -43,7 +43,10 @@ Runner add_generate(CLI::App& app) {
       for (size_t i = 0; i < res.tokens.size(); ++i) std::printf("%s%d", i ? "," : "", res.tokens[i]);
       std::printf("\n");
     }
-    std::fprintf(stderr, "finish: %s, %zu tokens\n", finish_reason_name(res.finish), res.tokens.size());
+    const KvCacheStats kv = engine.kv_cache_stats();
+    std::fprintf(stderr, "finish: %s, %zu tokens; weights %.1f MiB, KV cache %.1f MiB (%d pages of %d positions)\n",
+                 finish_reason_name(res.finish), res.tokens.size(), engine.weight_bytes() / 1048576.0,
+                 kv.bytes / 1048576.0, kv.pages, kv.page_tokens);
     return 0;
   };
 }

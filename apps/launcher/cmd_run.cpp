@@ -97,6 +97,14 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   SharedCounters counters(comm, kNumCounters);
   if (rank == 0) counters.fetch_add(kDone, already);
   Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim)};
+  if (rank == 0) {
+    const KvCacheStats kv = engine.kv_cache_stats();
+    std::printf("[sci-infer] %s: %lu records (%lu already done), %d rank(s); per rank: weights %.1f MiB, "
+                "KV cache %.1f MiB (%d pages of %d positions), up to %d sequences per step\n",
+                cfg.input.c_str(), (unsigned long)n_records, (unsigned long)already, n_ranks,
+                engine.weight_bytes() / 1048576.0, kv.bytes / 1048576.0, kv.pages, kv.page_tokens, eo.max_sequences);
+    std::fflush(stdout);
+  }
   ProgressPrinter progress(n_records, cfg.progress_seconds, rank == 0);
 
   std::signal(SIGTERM, on_stop_signal);

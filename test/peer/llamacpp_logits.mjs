@@ -17,7 +17,7 @@ const opt = (name, def) => {
 };
 const modelPath = opt("model"), outPath = opt("out", opt("dump-logits"));  // --dump-logits: node_bench.mjs spelling
 if (!modelPath || !outPath) { console.error("--model and --out are required"); process.exit(2); }
-const kvType = String(opt("kv-type", "f32")).toUpperCase();
+const kvType = String(opt("kv-type", "f16")).toUpperCase();  // llama.cpp's default
 const allPositions = opt("all-positions", false) === true;
 const threads = +opt("threads", 2);
 const toks = String(opt("tokens", "1")).split(",").map(Number);
