@@ -102,7 +102,7 @@ def committed_bytes(out):
     return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) if os.path.isdir(d) else 0
 
 
-def interrupted_run(c, inp, out, gen, sig, delay):
+def interrupted_run(c, inp, out, gen, sig, delay, to_ranks=True):
     p = subprocess.Popen([c.mpiexec, "-n", "2", c.bin, "run", "-m", c.model, "-i", inp, "-o", out, *gen,
                           "--commit-seconds", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
@@ -114,7 +114,9 @@ def interrupted_run(c, inp, out, gen, sig, delay):
     time.sleep(delay)
     if sig == signal.SIGKILL:  # kill everything in the job at once, as an out-of-time node would
         os.killpg(p.pid, signal.SIGKILL)
-    else:
+    elif to_ranks:  # as Slurm/PBS signal a job's tasks: every rank, not the launcher
+        subprocess.run(["pkill", "-" + signal.Signals(sig).name[3:], "-f", "^" + c.bin + " run "])
+    else:  # mpiexec alone (an interactive Ctrl-C / kill): hydra forwards it to the ranks
         p.send_signal(sig)
     out_s, err_s = p.communicate(timeout=120)
     return p.returncode, out_s, err_s
@@ -125,11 +127,18 @@ def case_signals(c):
     gen = ["--max-new-tokens", "48", "--seed", "9", "--temperature", "0.7", "--ignore-eos", "--claim-records", "4",
            "--max-batch", "8"]
     c.run(2, inp, c.path("ref.h5"), *gen)
-    for sig, name in ((signal.SIGTERM, "sigterm"), (signal.SIGUSR1, "sigusr1"), (signal.SIGKILL, "sigkill")):
+    cases = ((signal.SIGTERM, "sigterm", True), (signal.SIGUSR1, "sigusr1", True), (signal.SIGKILL, "sigkill", True),
+             (signal.SIGTERM, "sigterm_mpiexec", False))
+    for sig, name, to_ranks in cases:
         out = c.path(f"{name}.h5")
-        rc, so, se = interrupted_run(c, inp, out, gen, sig, 0.3)
+        rc, so, se = interrupted_run(c, inp, out, gen, sig, 0.3, to_ranks)
         if sig != signal.SIGKILL:
-            assert rc == 75, f"{name}: expected exit code 75, got {rc}\n{so}\n{se}"
+            # Every rank exits 75. MPICH's mpiexec, when it is signalled itself, sometimes
+            # reports 0 whatever its ranks returned, so its code is checked only when the ranks
+            # alone were signalled; the stop message is checked always.
+            if to_ranks:
+                assert rc == 75, f"{name}: expected exit code 75, got {rc}\n{so}\n{se}"
+            assert "interrupted: rerun with --resume" in so, f"{name}: no stop message\n{so}\n{se}"
             with h5py.File(out) as f:  # a clean, readable, partial snapshot
                 st = f["results/status"][()]
                 done = int((st != -1).sum())
