@@ -19,6 +19,7 @@ ForwardPass::ForwardPass(const ModelConfig& c, const ModelWeights&, int32_t max_
   act_ = mat("act", c.ffn_dim);
   sel_ = mat("sel", c.dim);
   logits_ = mat("logits", c.n_vocab);
+  rope_cs_ = mat("rope_cos_sin", c.head_dim);
   st_.token = IntVector("step_token", max_tokens);
   st_.emb_row = IntVector("step_emb_row", max_tokens);
   st_.seq_slot = IntVector("step_seq_slot", max_tokens);
@@ -67,12 +68,13 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
 
   // ---- The transformer ----
   embed_tokens(w.token_embd, w.token_embd_type, c_.dim, st_, emb_in_, x_);
+  rope_table(w.rope_inv_freq, st_, rope_cs_);
   for (int32_t l = 0; l < c_.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     rms_norm(x_, lw.attn_norm, c_.norm_eps, n, h_);
     linear(*lw.qkv, h_, n, qkv_);
-    rope(qkv_, 0, c_.n_heads, c_.head_dim, w.rope_inv_freq, st_);
-    rope(qkv_, q_dim_, c_.n_kv_heads, c_.head_dim, w.rope_inv_freq, st_);
+    rope(qkv_, 0, c_.n_heads, c_.head_dim, rope_cs_, n);
+    rope(qkv_, q_dim_, c_.n_kv_heads, c_.head_dim, rope_cs_, n);
     kv_store(qkv_, q_dim_, q_dim_ + kv_dim_, kv_dim_, l, st_, cache);
     attention(qkv_, c_.n_heads, c_.n_kv_heads, c_.head_dim, l, st_, cache, att_);
     linear(*lw.wo, att_, n, tmp_);

@@ -36,7 +36,7 @@ class ForwardPass {
   ModelConfig c_;
   int32_t max_tokens_;
   int32_t q_dim_, kv_dim_;
-  Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_;
+  Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_, rope_cs_;
   StepTokens st_;
   IntVector logit_rows_, hidden_rows_;
   void linear(const Linear& l, const Matrix& in, int32_t n, const Matrix& out);

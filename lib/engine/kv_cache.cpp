@@ -15,7 +15,7 @@ KvCache::KvCache(const ModelConfig& c, size_t budget_bytes, int max_sequences) {
   max_pages_per_seq_ = pages_for(c.context);
   bytes_ = page_bytes * n_pages_;
   // Not zero-filled: a position is always written before any attention reads it.
-  views_.k = decltype(views_.k)(Kokkos::ViewAllocateWithoutInitializing("kv_k"), c.n_layers, n_pages_, kKvBlock, kv_dim);
+  views_.k = decltype(views_.k)(Kokkos::ViewAllocateWithoutInitializing("kv_k"), c.n_layers, n_pages_, kv_dim, kKvBlock);
   views_.v = decltype(views_.v)(Kokkos::ViewAllocateWithoutInitializing("kv_v"), c.n_layers, n_pages_, kKvBlock, kv_dim);
   views_.page_table = IntMatrix("kv_page_table", max_sequences, max_pages_per_seq_);
   page_table_host_ = Kokkos::create_mirror_view(views_.page_table);

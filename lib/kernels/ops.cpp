@@ -98,17 +98,26 @@ void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matr
       });
 }
 
-void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim,
-          const Kokkos::View<double*>& inv_freq, const StepTokens& st) {
+void rope_table(const Kokkos::View<double*>& inv_freq, const StepTokens& st, const Matrix& cos_sin) {
   const auto position = st.position;
-  const int32_t half = head_dim / 2;
+  const int32_t half = static_cast<int32_t>(inv_freq.extent(0));
   Kokkos::parallel_for(
-      "sci_infer::rope", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, n_heads * half}),
-      KOKKOS_LAMBDA(const int32_t t, const int32_t hp) {
-        const int32_t h = hp / half, i = hp % half;
+      "sci_infer::rope_table", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, half}),
+      KOKKOS_LAMBDA(const int32_t t, const int32_t i) {
         // The angle depends on (position, i) only, computed in double then rounded once.
         const double angle = double(position(t)) * inv_freq(i);
-        const float c = static_cast<float>(cos(angle)), s = static_cast<float>(sin(angle));
+        cos_sin(t, 2 * i) = static_cast<float>(cos(angle));
+        cos_sin(t, 2 * i + 1) = static_cast<float>(sin(angle));
+      });
+}
+
+void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim, const Matrix& cos_sin, int32_t n) {
+  const int32_t half = head_dim / 2;
+  Kokkos::parallel_for(
+      "sci_infer::rope", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {n, n_heads * half}),
+      KOKKOS_LAMBDA(const int32_t t, const int32_t hp) {
+        const int32_t h = hp / half, i = hp % half;
+        const float c = cos_sin(t, 2 * i), s = cos_sin(t, 2 * i + 1);
         const int32_t col = col0 + h * head_dim + 2 * i;
         const float x0 = qkv(t, col), x1 = qkv(t, col + 1);
         qkv(t, col) = x0 * c - x1 * s;
@@ -128,7 +137,7 @@ void kv_store(const Matrix& qkv, int32_t k_col0, int32_t v_col0, int32_t kv_dim,
       KOKKOS_LAMBDA(const int32_t t, const int32_t c) {
         const int32_t pos = position(t);
         const int32_t page = pages(seq_slot(t), pos / kKvBlock);
-        k(layer, page, pos % kKvBlock, c) = qkv(t, k_col0 + c);
+        k(layer, page, c, pos % kKvBlock) = qkv(t, k_col0 + c);
         v(layer, page, pos % kKvBlock, c) = qkv(t, v_col0 + c);
       });
 }
@@ -167,12 +176,18 @@ void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t h
           float* p = &partial(size_t(b) * part);
           const int32_t page = pages(slot, b);
           const int32_t j_end = (b == n_blocks - 1) ? pos % kKvBlock + 1 : kKvBlock;
+          // Scores of the block's keys: K pages are stored [dim][position], so the inner loop
+          // runs over positions (vectorizable) while each score is still summed over d in order.
           float score[kKvBlock];
+          for (int32_t j = 0; j < kKvBlock; ++j) score[j] = 0.0f;
+          for (int32_t d = 0; d < head_dim; ++d) {
+            const float qd = qkv(t, qcol + d);
+            const float* krow = &kc(layer, page, kvh * head_dim + d, 0);
+            for (int32_t j = 0; j < j_end; ++j) score[j] += qd * krow[j];  // unwritten slots never read
+          }
           float m = -INFINITY;
           for (int32_t j = 0; j < j_end; ++j) {
-            float s = 0.0f;
-            for (int32_t d = 0; d < head_dim; ++d) s += qkv(t, qcol + d) * kc(layer, page, j, kvh * head_dim + d);
-            score[j] = s * scale;
+            score[j] *= scale;
             m = score[j] > m ? score[j] : m;
           }
           float l = 0.0f;
@@ -180,7 +195,8 @@ void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t h
           for (int32_t j = 0; j < j_end; ++j) {
             const float e = expf(score[j] - m);
             l += e;
-            for (int32_t d = 0; d < head_dim; ++d) p[2 + d] += e * vc(layer, page, j, kvh * head_dim + d);
+            const float* vrow = &vc(layer, page, j, kvh * head_dim);
+            for (int32_t d = 0; d < head_dim; ++d) p[2 + d] += e * vrow[d];
           }
           p[0] = m;
           p[1] = l;

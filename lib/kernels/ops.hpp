@@ -39,12 +39,16 @@ void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, const Ste
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for the first n rows.
 void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matrix& out);
 
-// Rotates consecutive pairs (2i, 2i+1) of each head in columns [col0, col0 + n_heads*head_dim)
-// by position * inv_freq[i] (llama.cpp's "NORM" RoPE layout for arch llama).
-void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim,
-          const Kokkos::View<double*>& inv_freq, const StepTokens& st);
+// cos_sin[t][2i], [2i+1] = cos, sin of position[t] * inv_freq[i], computed in double and rounded
+// once; built once per step and shared by every layer and head.
+void rope_table(const Kokkos::View<double*>& inv_freq, const StepTokens& st, const Matrix& cos_sin);
 
-// Paged KV cache of one model: [layer][page][slot in page][kv_dim], K and V apart.
+// Rotates consecutive pairs (2i, 2i+1) of each head in columns [col0, col0 + n_heads*head_dim)
+// by the angles of rope_table (llama.cpp's "NORM" RoPE layout for arch llama).
+void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim, const Matrix& cos_sin, int32_t n);
+
+// Paged KV cache of one model, K and V apart: K is [layer][page][kv_dim][slot in page] (keys of a
+// page contiguous per dimension, for the score loop), V is [layer][page][slot in page][kv_dim].
 struct KvCacheViews {
   Kokkos::View<float****, Kokkos::LayoutRight> k, v;
   IntMatrix page_table;  // [sequence slot][page index within sequence] -> page
