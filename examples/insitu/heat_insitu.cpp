@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kBands = 4;                     // embedding rows per rank per look
 constexpr int kMinEvery = 5, kMaxEvery = 80;  // look cadence bounds (steps)
-constexpr double kMoved = 1e-3, kStill = 1e-5;  // cosine-distance thresholds
+constexpr double kMoved = 2e-2, kStill = 2e-3;  // cosine-distance thresholds
 
 double cosine_distance(const std::vector<float>& a, const std::vector<float>& b) {
   double ab = 0, aa = 0, bb = 0;

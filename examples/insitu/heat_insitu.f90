@@ -13,7 +13,7 @@ program heat_insitu_f
   implicit none
 
   integer, parameter :: nx = 256, ny = 64, bands = 4, min_every = 5, max_every = 80
-  real(8), parameter :: alpha = 0.2d0, moved = 1d-3, still = 1d-5
+  real(8), parameter :: alpha = 0.2d0, moved = 2d-2, still = 2d-3
   real(8) :: u(nx, 0:ny + 1), next(nx, 0:ny + 1)
   real(c_float), allocatable :: view(:, :), batch(:, :), emb(:, :), previous(:, :)
   integer(c_int32_t) :: rows(2)

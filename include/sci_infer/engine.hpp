@@ -9,6 +9,8 @@
 //
 // A sequence's results are bitwise identical whatever else is in the batch, the number of
 // threads, and how its prompt was split into prefill chunks (docs/reproducibility.md).
+#include <mpi.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,6 +59,11 @@ struct KvCacheStats {
 class Engine {
  public:
   Engine(std::shared_ptr<const Model> model, EngineOptions options);
+  // Collective over `comm` (data parallel: every rank opens the model and runs the requests it
+  // is given; nothing is communicated after construction). If the model or the engine fails on
+  // any rank, every rank throws sci_infer::Error with the message of the lowest failing rank,
+  // so no rank is left waiting. `comm` must stay valid while the engine exists.
+  Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -75,6 +82,7 @@ class Engine {
 
   const Model& model() const;
   const EngineOptions& options() const;
+  MPI_Comm comm() const;            // the constructor's communicator; MPI_COMM_NULL if none
   KvCacheStats kv_cache_stats() const;
   size_t weight_bytes() const;      // packed weights held by the GEMM backend
 

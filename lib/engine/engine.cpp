@@ -17,6 +17,7 @@
 #include "engine/forward_pass.hpp"
 #include "engine/kv_cache.hpp"
 #include "engine/model_weights.hpp"
+#include "parallel/first_failure.hpp"
 
 namespace sci_infer {
 
@@ -90,6 +91,7 @@ struct Engine::Impl {
   std::deque<Sequence> waiting;
   std::vector<Sequence> active;  // in admission order
   std::vector<RecordResult> finished_early;  // rejected at submit: returned by the next step
+  MPI_Comm comm = MPI_COMM_NULL;             // set by the collective constructor only
 
   Impl(std::shared_ptr<const Model> m, EngineOptions o)
       : model(std::move(m)),
@@ -291,11 +293,52 @@ struct Engine::Impl {
   }
 };
 
-Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
-  ensure_kokkos_initialized();
+namespace {
+
+void check_options(const EngineOptions& options) {
   if (options.max_step_tokens < 1 || options.max_sequences < 1)
     throw Error("engine options: max_step_tokens and max_sequences must be positive");
+}
+
+// The checks that must pass before any collective call can be made on `comm`.
+void check_communicator(MPI_Comm comm) {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized)
+    throw Error("Engine: MPI is not initialised (or already finalised); call MPI_Init before creating an engine");
+  if (comm == MPI_COMM_NULL) throw Error("Engine: the communicator is MPI_COMM_NULL");
+  int inter = 0;
+  MPI_Comm_test_inter(comm, &inter);
+  if (inter) throw Error("Engine: the communicator is an intercommunicator; pass an intracommunicator");
+}
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
+  ensure_kokkos_initialized();
+  check_options(options);
   impl_ = std::make_unique<Impl>(std::move(model), options);
+}
+
+Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm) {
+  check_communicator(comm);
+  // Every local failure is caught so that this rank still joins the agreement below.
+  std::unique_ptr<Impl> impl;
+  std::string error;
+  try {
+    ensure_kokkos_initialized();
+    check_options(options);
+    impl = std::make_unique<Impl>(Model::open(model_path), options);
+  } catch (const std::exception& e) {
+    error = *e.what() ? e.what() : "unknown error";
+  } catch (...) {
+    error = "unknown error";
+  }
+  const RankFailure failure = first_failure(comm, error.empty() ? 0 : 1, error);
+  if (failure.code != 0) throw Error(failure.message);
+  impl_ = std::move(impl);
+  impl_->comm = comm;
 }
 
 Engine::~Engine() = default;
@@ -327,6 +370,7 @@ std::vector<float> Engine::logits(const std::vector<int32_t>& tokens, bool all_p
 
 const Model& Engine::model() const { return *impl_->model; }
 const EngineOptions& Engine::options() const { return impl_->opt; }
+MPI_Comm Engine::comm() const { return impl_->comm; }
 KvCacheStats Engine::kv_cache_stats() const { return impl_->kv.stats(); }
 size_t Engine::weight_bytes() const { return impl_->weights.bytes(); }
 
