@@ -92,6 +92,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
 
   EngineOptions eo = cfg.engine.options();
   eo.pooling = pooling_from_name(cfg.pooling);
+  eo.threads = threads_per_rank(cfg.engine.threads, comm);
   Engine engine(model, eo);
   JournalWriter journal(journal_dir_for_output(cfg.output), rank);
   SharedCounters counters(comm, kNumCounters);
@@ -100,9 +101,10 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   if (rank == 0) {
     const KvCacheStats kv = engine.kv_cache_stats();
     std::printf("[sci-infer] %s: %lu records (%lu already done), %d rank(s); per rank: weights %.1f MiB, "
-                "KV cache %.1f MiB (%d pages of %d positions), up to %d sequences per step\n",
+                "KV cache %.1f MiB (%d pages of %d positions), up to %d sequences per step, %d thread(s)\n",
                 cfg.input.c_str(), (unsigned long)n_records, (unsigned long)already, n_ranks,
-                engine.weight_bytes() / 1048576.0, kv.bytes / 1048576.0, kv.pages, kv.page_tokens, eo.max_sequences);
+                engine.weight_bytes() / 1048576.0, kv.bytes / 1048576.0, kv.pages, kv.page_tokens, eo.max_sequences,
+                eo.threads);
     std::fflush(stdout);
   }
   ProgressPrinter progress(n_records, cfg.progress_seconds, rank == 0);

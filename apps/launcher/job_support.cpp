@@ -9,6 +9,7 @@
 
 #include "io/result_journal.hpp"
 #include "io/sha256.hpp"
+#include "parallel/first_failure.hpp"
 #include "sci_infer/version.hpp"
 
 namespace sci_infer::cli {
@@ -48,22 +49,10 @@ std::string collective_try(MPI_Comm comm, const std::function<void()>& fn) {
   try {
     fn();
   } catch (const std::exception& e) {
-    msg = e.what();
-    if (msg.empty()) msg = "unknown error";
+    msg = *e.what() ? e.what() : "unknown error";
   }
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  // The lowest failing rank's message wins, so every rank reports the same thing.
-  const int mine = msg.empty() ? size : rank;
-  int first = size;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == size) return "";
-  int len = static_cast<int>(msg.size());
-  MPI_Bcast(&len, 1, MPI_INT, first, comm);
-  msg.resize(len);
-  MPI_Bcast(msg.data(), len, MPI_CHAR, first, comm);
-  return msg;
+  const RankFailure failure = first_failure(comm, msg.empty() ? 0 : 1, msg);
+  return failure.code == 0 ? "" : failure.message;
 }
 
 void prepare_output(const RunConfig& cfg) {

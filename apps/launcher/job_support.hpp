@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/hdf5_output.hpp"
+#include "parallel/node_threads.hpp"
 #include "run_config.hpp"
 #include "sci_infer/model.hpp"
 

@@ -17,6 +17,7 @@
 #include "engine/forward_pass.hpp"
 #include "engine/kv_cache.hpp"
 #include "engine/model_weights.hpp"
+#include "parallel/node_threads.hpp"
 #include "parallel/first_failure.hpp"
 
 namespace sci_infer {
@@ -323,6 +324,8 @@ Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
 
 Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm) {
   check_communicator(comm);
+  // Collective (every rank passes the same options): co-located ranks share the node's cores.
+  if (options.threads == 0) options.threads = threads_per_rank(0, comm);
   // Every local failure is caught so that this rank still joins the agreement below.
   std::unique_ptr<Impl> impl;
   std::string error;

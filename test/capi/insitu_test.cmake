@@ -4,13 +4,7 @@
 #   -DBUILD_DIR -DSOURCE_DIR -DWORK_DIR -DSCI_INFER_BIN -DMPIEXEC -DFORTRAN=0|1
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(LAST_OUTPUT "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../scripts/run_checked.cmake)
 # The example must report its looks and the simulation / inference split.
 function(check_output name)
   if(NOT LAST_OUTPUT MATCHES "embedding drift" OR
