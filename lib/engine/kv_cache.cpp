@@ -40,12 +40,11 @@ int32_t KvCache::acquire(int32_t positions) {
 }
 
 void KvCache::release(int32_t slot) {
-  // Return pages so that the lowest ids are reused first (keeps the page order reproducible).
-  for (auto it = slot_pages_[slot].rbegin(); it != slot_pages_[slot].rend(); ++it) free_pages_.push_back(*it);
-  std::sort(free_pages_.begin(), free_pages_.end(), std::greater<int32_t>());
+  // Which page or slot a sequence gets never changes its results (attention reads through the
+  // page table), so freed ones simply go back on the stacks: O(1) per page.
+  for (int32_t page : slot_pages_[slot]) free_pages_.push_back(page);
   slot_pages_[slot].clear();
   free_slots_.push_back(slot);
-  std::sort(free_slots_.begin(), free_slots_.end(), std::greater<int32_t>());
 }
 
 KvCacheStats KvCache::stats() const {

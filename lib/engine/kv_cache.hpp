@@ -26,7 +26,7 @@ class KvCache {
   size_t bytes_ = 0;
   KvCacheViews views_;
   IntMatrix::HostMirror page_table_host_;
-  std::vector<int32_t> free_pages_;      // used as a stack: lowest page ids handed out first
+  std::vector<int32_t> free_pages_;      // stacks of free pages and sequence slots
   std::vector<int32_t> free_slots_;
   std::vector<std::vector<int32_t>> slot_pages_;
 };
