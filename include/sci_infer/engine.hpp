@@ -62,7 +62,9 @@ class Engine {
   // Collective over `comm` (data parallel: every rank opens the model and runs the requests it
   // is given; nothing is communicated after construction). If the model or the engine fails on
   // any rank, every rank throws sci_infer::Error with the message of the lowest failing rank,
-  // so no rank is left waiting. `comm` must stay valid while the engine exists.
+  // so no rank is left waiting. `comm` must stay valid while the engine exists. With
+  // options.threads == 0 each rank takes the node's cores divided by the ranks of `comm` on that
+  // node (after SCI_INFER_THREADS / OMP_NUM_THREADS), so co-located ranks never oversubscribe.
   Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm);
   ~Engine();
   Engine(const Engine&) = delete;
