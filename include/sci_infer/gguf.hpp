@@ -85,6 +85,9 @@ class GgufFile {
   const GgufTensorInfo& tensor(const std::string& name, const std::vector<uint64_t>& shape = {}) const;
   const uint8_t* tensor_data(const GgufTensorInfo& t) const { return data_ + t.offset; }
   uint64_t data_offset() const { return data_offset_; }  // absolute file offset of the data section
+  // Drops the mapped file's pages from this process's resident memory (they are re-read from the
+  // file if touched again). Called once the engine has packed its own copy of the weights.
+  void release_resident_pages() const;
 
  private:
   GgufFile() = default;

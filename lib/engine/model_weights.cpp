@@ -60,6 +60,8 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
   for (size_t i = 0; i < inv.size(); ++i) inv[i] = std::pow(double(c.rope_theta), -2.0 * double(i) / c.head_dim);
   w.rope_inv_freq = upload_bytes<Kokkos::View<double*>>("rope_inv_freq", reinterpret_cast<const uint8_t*>(inv.data()),
                                                          inv.size());
+  // Every tensor now has a packed copy: the mapped file need not stay resident too.
+  model.file().release_resident_pages();
   return w;
 }
 

@@ -491,6 +491,10 @@ std::unique_ptr<GgufFile> GgufFile::open_buffer(const std::string& name, const u
   return f;
 }
 
+void GgufFile::release_resident_pages() const {
+  if (map_) ::madvise(map_, static_cast<size_t>(size_), MADV_DONTNEED);
+}
+
 GgufFile::~GgufFile() {
   if (map_) ::munmap(map_, static_cast<size_t>(size_));
 }
