@@ -15,6 +15,7 @@
 
 #include "sci_infer/error.hpp"
 #include "sci_infer/gguf.hpp"
+#include "temp_dir.hpp"
 
 using namespace sci_infer;
 using Catch::Matchers::Contains;
@@ -24,28 +25,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("sci_infer_gguf_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// A scratch directory of this file's tests.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("sci_infer_gguf") {}
 };
 
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
+std::vector<uint8_t> read_bytes(const std::string& path) { return testing::read_file_bytes(path); }
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
   std::ofstream out(path, std::ios::binary);

@@ -13,6 +13,7 @@
 
 #include "sci_infer/error.hpp"
 #include "sci_infer/gguf.hpp"
+#include "temp_dir.hpp"
 #include "sci_infer/model_maker.hpp"
 
 using namespace sci_infer;
@@ -22,28 +23,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ModelDir {
- public:
-  ModelDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("sci_infer_maker_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~ModelDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// A scratch directory of this file's tests.
+struct ModelDir : testing::TempDir {
+  ModelDir() : testing::TempDir("sci_infer_maker") {}
 };
 
-std::vector<uint8_t> file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
+std::vector<uint8_t> file_bytes(const std::string& path) { return testing::read_file_bytes(path); }
 
 std::vector<float> decode_tensor(const GgufFile& f, const std::string& name) {
   const GgufTensorInfo& t = f.tensor(name);
