@@ -85,9 +85,10 @@ class GgufFile {
   const GgufTensorInfo& tensor(const std::string& name, const std::vector<uint64_t>& shape = {}) const;
   const uint8_t* tensor_data(const GgufTensorInfo& t) const { return data_ + t.offset; }
   uint64_t data_offset() const { return data_offset_; }  // absolute file offset of the data section
-  // Drops the mapped file's pages from this process's resident memory (they are re-read from the
-  // file if touched again). Called once the engine has packed its own copy of the weights.
-  void release_resident_pages() const;
+  // Drops the mapped file's pages covering [begin, begin + bytes) from this process's resident
+  // memory (they are re-read from the file if touched again). The engine calls it for each tensor
+  // once it holds its own packed copy, so the model is never resident twice over.
+  void release_resident_pages(const void* begin, size_t bytes) const;
 
  private:
   GgufFile() = default;

@@ -491,8 +491,15 @@ std::unique_ptr<GgufFile> GgufFile::open_buffer(const std::string& name, const u
   return f;
 }
 
-void GgufFile::release_resident_pages() const {
-  if (map_) ::madvise(map_, static_cast<size_t>(size_), MADV_DONTNEED);
+void GgufFile::release_resident_pages(const void* begin, size_t bytes) const {
+  if (!map_ || bytes == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(map_), hi = lo + static_cast<uintptr_t>(size_);
+  // Whole pages around the range, clipped to the mapping: dropping a neighbour's page is harmless
+  // (it is read back from the file on its next use).
+  const uintptr_t a = std::max(lo, reinterpret_cast<uintptr_t>(begin) / page * page);
+  const uintptr_t b = std::min(hi, (reinterpret_cast<uintptr_t>(begin) + bytes + page - 1) / page * page);
+  if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
 }
 
 GgufFile::~GgufFile() {
