@@ -76,7 +76,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     input = InputFile::open(cfg.input, io);
     if (rank == 0) prepare_output(cfg);
   });
-  if (!err.empty()) throw Error(err);
+  if (!err.empty()) throw CollectiveError(err);
   const uint64_t n_records = input->size();
   if (rank == 0) prov.describe_model(*model);
 
@@ -85,7 +85,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   err = collective_try(comm, [&] {
     if (rank == 0 && cfg.resume) mark_done_records(cfg, n_records, done);
   });
-  if (!err.empty()) throw Error(err);
+  if (!err.empty()) throw CollectiveError(err);
   if (n_records > 0) MPI_Bcast(done.data(), static_cast<int>(n_records), MPI_UINT8_T, 0, comm);
   uint64_t already = 0;
   for (uint8_t d : done) already += d;

@@ -32,6 +32,14 @@ MpiSession::~MpiSession() {
 int MpiSession::run_or_abort(const std::function<int()>& job) {
   try {
     return job();
+  } catch (const CollectiveError& e) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+      std::fprintf(stderr, "sci-infer: error: %s\n", e.what());
+      std::fflush(stderr);
+    }
+    return 2;
   } catch (const std::exception& e) {
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

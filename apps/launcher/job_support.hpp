@@ -19,12 +19,19 @@ namespace sci_infer::cli {
 // rerun with --resume.
 constexpr int kExitInterrupted = 75;
 
+// An error every rank agreed on (collective_try): the job ends cleanly on all ranks, rank 0
+// reports it, nothing is aborted (MPI_Abort can lose output still in flight to mpiexec).
+struct CollectiveError : Error {
+  using Error::Error;
+};
+
 class MpiSession {
  public:
   MpiSession();
   ~MpiSession();
-  // Runs the job; an exception on any rank prints its message and aborts the whole job
-  // promptly (MPI_Abort) instead of leaving the other ranks waiting in a collective.
+  // Runs the job. A CollectiveError is printed once, by rank 0, and every rank returns 2. Any
+  // other exception is printed by its rank and aborts the whole job promptly (MPI_Abort)
+  // instead of leaving the other ranks waiting in a collective.
   int run_or_abort(const std::function<int()>& job);
 };
 
