@@ -32,38 +32,29 @@ size_t ModelWeights::bytes() const {
 ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_threads) {
   const ModelConfig& c = model.config();
   ModelWeights w;
-  // Once a tensor has its packed copy, its pages of the mapped file need not stay resident.
-  auto release = [&](const WeightView* parts, int n) {
-    for (int i = 0; i < n; ++i)
-      model.file().release_resident_pages(parts[i].data, ggml_row_bytes(parts[i].type, parts[i].n_in) * parts[i].n_out);
+  // Packs (and fuses) weights for the GEMM backend, then drops their pages of the mapped file:
+  // once a tensor has its packed copy, the file need not stay resident too.
+  auto pack = [&](std::vector<WeightView> parts) {
+    auto linear = make_linear(backend, parts.data(), static_cast<int>(parts.size()), n_threads);
+    for (const WeightView& p : parts)
+      model.file().release_resident_pages(p.data, ggml_row_bytes(p.type, p.n_in) * p.n_out);
+    return linear;
   };
   const WeightView emb = model.weight("token_embd.weight");
   w.token_embd_type = emb.type;
   w.token_embd = upload_bytes<ByteVector>("token_embd", emb.data, ggml_row_bytes(emb.type, emb.n_in) * emb.n_out);
   w.output_norm = upload_vector(model.weight("output_norm.weight"));
-  const WeightView out = c.tied_output ? emb : model.weight("output.weight");
-  w.output = make_linear(backend, &out, 1, n_threads);
-  release(&emb, 1);
-  if (!c.tied_output) release(&out, 1);
+  w.output = pack({c.tied_output ? emb : model.weight("output.weight")});
+  if (!c.tied_output) model.file().release_resident_pages(emb.data, ggml_row_bytes(emb.type, emb.n_in) * emb.n_out);
   for (int i = 0; i < c.n_layers; ++i) {
+    auto layer = [&](const char* suffix) { return model.weight(model.layer_weight_name(i, suffix)); };
     LayerWeights l;
-    l.attn_norm = upload_vector(model.weight(model.layer_weight_name(i, "attn_norm")));
-    l.ffn_norm = upload_vector(model.weight(model.layer_weight_name(i, "ffn_norm")));
-    const WeightView qkv[3] = {model.weight(model.layer_weight_name(i, "attn_q")),
-                               model.weight(model.layer_weight_name(i, "attn_k")),
-                               model.weight(model.layer_weight_name(i, "attn_v"))};
-    l.qkv = make_linear(backend, qkv, 3, n_threads);
-    release(qkv, 3);
-    const WeightView wo = model.weight(model.layer_weight_name(i, "attn_output"));
-    l.wo = make_linear(backend, &wo, 1, n_threads);
-    release(&wo, 1);
-    const WeightView gu[2] = {model.weight(model.layer_weight_name(i, "ffn_gate")),
-                              model.weight(model.layer_weight_name(i, "ffn_up"))};
-    l.gate_up = make_linear(backend, gu, 2, n_threads);
-    release(gu, 2);
-    const WeightView down = model.weight(model.layer_weight_name(i, "ffn_down"));
-    l.down = make_linear(backend, &down, 1, n_threads);
-    release(&down, 1);
+    l.attn_norm = upload_vector(layer("attn_norm"));
+    l.ffn_norm = upload_vector(layer("ffn_norm"));
+    l.qkv = pack({layer("attn_q"), layer("attn_k"), layer("attn_v")});
+    l.wo = pack({layer("attn_output")});
+    l.gate_up = pack({layer("ffn_gate"), layer("ffn_up")});
+    l.down = pack({layer("ffn_down")});
     w.layers.push_back(std::move(l));
   }
   // RoPE inverse frequencies theta^(-2i/d), in double: part of the fixed, shape-only numerics.
