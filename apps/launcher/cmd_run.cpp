@@ -1,8 +1,11 @@
-// sci-infer run: the batch job. Every rank loads the model and claims records dynamically from
-// a counter on rank 0; each rank appends finished results to its own journal file (the durable
-// commit log); rank 0 turns the journals into the HDF5 output, an atomic snapshot, at commit
-// time and at the end. Results are per-record deterministic, so the output does not depend on
-// the rank count, the claim order or restarts.
+// sci-infer run: the batch job. Ranks form data-parallel groups of --tp ranks (consecutive
+// ranks; a group of one without tensor parallelism). Each group's leader claims records
+// dynamically from a counter on rank 0 and tells its group which; every rank of the group
+// submits the same records and steps the engine together (each holds 1/tp of the model); the
+// leader appends finished results to its own journal file (the durable commit log). Rank 0 turns
+// the journals into the HDF5 output, an atomic snapshot, at commit time and at the end.
+// Results are per-record deterministic, so the output does not depend on the rank count, the
+// tensor-parallel size, the claim order or restarts.
 #include <mpi.h>
 #include <unistd.h>
 
@@ -93,18 +96,29 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   EngineOptions eo = cfg.engine.options();
   eo.pooling = pooling_from_name(cfg.pooling);
   eo.threads = threads_per_rank(cfg.engine.threads, comm);
-  Engine engine(model, eo);
-  JournalWriter journal(journal_dir_for_output(cfg.output), rank);
+  const int tp = eo.tensor_parallel;
+  if (tp < 1 || n_ranks % tp != 0)
+    throw CollectiveError("--tp " + std::to_string(tp) + " must divide the number of ranks (" +
+                          std::to_string(n_ranks) + ")");
+  std::unique_ptr<Engine> engine_ptr;
+  err = collective_try(comm, [&] { engine_ptr = std::make_unique<Engine>(cfg.engine.model, eo, comm); });
+  if (!err.empty()) throw CollectiveError(err);
+  Engine& engine = *engine_ptr;
+  const bool leader = engine.tp_rank() == 0;  // claims, journals and reports for its group
+  TpGroupSync group(comm, tp);
+  std::unique_ptr<JournalWriter> journal_ptr;
+  if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir_for_output(cfg.output), rank);
   SharedCounters counters(comm, kNumCounters);
   if (rank == 0) counters.fetch_add(kDone, already);
   Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim)};
   if (rank == 0) {
     const KvCacheStats kv = engine.kv_cache_stats();
-    std::printf("[sci-infer] %s: %lu records (%lu already done), %d rank(s); per rank: weights %.1f MiB, "
-                "KV cache %.1f MiB (%d pages of %d positions), up to %d sequences per step, %d thread(s)\n",
-                cfg.input.c_str(), (unsigned long)n_records, (unsigned long)already, n_ranks,
-                engine.weight_bytes() / 1048576.0, kv.bytes / 1048576.0, kv.pages, kv.page_tokens, eo.max_sequences,
-                eo.threads);
+    std::printf("[sci-infer] %s: %lu records (%lu already done), %d rank(s) = %d data-parallel group(s) x tp %d "
+                "(%s reduction); per rank: weights %.1f MiB, KV cache %.1f MiB (%d pages of %d positions), up to %d "
+                "sequences per step, %d thread(s)\n",
+                cfg.input.c_str(), (unsigned long)n_records, (unsigned long)already, n_ranks, n_ranks / tp, tp,
+                reduction_name(eo.reduction), engine.weight_bytes() / 1048576.0, kv.bytes / 1048576.0, kv.pages,
+                kv.page_tokens, eo.max_sequences, eo.threads);
     std::fflush(stdout);
   }
   ProgressPrinter progress(n_records, cfg.progress_seconds, rank == 0);
@@ -119,26 +133,38 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   auto last_commit = Clock::now();
   uint64_t my_records = 0, my_tokens = 0;
   auto finish_record = [&](RecordResult&& r) {
+    if (!leader) return;  // the group's other ranks computed the same result
     my_tokens += r.tokens.size();
     counters.fetch_add(kTokens, r.tokens.size());
-    journal.append(r);
+    journal_ptr->append(r);
     counters.fetch_add(kDone, 1);
     ++my_records;
   };
 
+  std::vector<uint64_t> claims;  // record ranges [begin, end) this iteration, decided by the leader
   while (true) {
     if (g_stop_signal && !stopping) counters.store_max(kStop, 1);
-    stopping = stopping || counters.read(kStop) != 0;
-    if (stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
-    // Keep the engine fed: claim records until enough are in flight.
-    while (!exhausted && in_flight < target_in_flight) {
-      const uint64_t begin = counters.fetch_add(kNextRecord, cfg.claim_records);
-      if (begin >= n_records) {
-        exhausted = true;
-        break;
+    claims.clear();
+    if (leader) {
+      stopping = stopping || counters.read(kStop) != 0;
+      // Keep the engine fed: claim records until enough are in flight.
+      size_t planned = in_flight;
+      while (!stopping && !exhausted && planned < target_in_flight) {
+        const uint64_t begin = counters.fetch_add(kNextRecord, cfg.claim_records);
+        if (begin >= n_records) {
+          exhausted = true;
+          break;
+        }
+        const uint64_t end = std::min<uint64_t>(n_records, begin + cfg.claim_records);
+        claims.push_back(begin);
+        claims.push_back(end);
+        planned += end - begin;
       }
-      const uint64_t end = std::min<uint64_t>(n_records, begin + cfg.claim_records);
-      for (RecordInput& in : input->read(begin, end)) {
+    }
+    group.share(stopping, exhausted, claims);  // the whole group acts on the leader's decisions
+    if (stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
+    for (size_t c = 0; c < claims.size(); c += 2) {
+      for (RecordInput& in : input->read(claims[c], claims[c + 1])) {
         if (done[in.index]) continue;
         RecordJob job = make_record_job(in, cfg, *model);
         if (job.runnable) {
@@ -157,14 +183,14 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
       --in_flight;
       finish_record(std::move(r));
     }
-    if (seconds_since(last_commit) >= cfg.commit_seconds) {
-      journal.commit();
+    if (leader && seconds_since(last_commit) >= cfg.commit_seconds) {
+      journal_ptr->commit();
       last_commit = Clock::now();
       if (rank == 0) snap.maybe_write();
     }
     if (rank == 0) progress.maybe_print(counters.read(kDone), counters.read(kTokens));
   }
-  journal.commit();
+  if (leader) journal_ptr->commit();
   MPI_Barrier(comm);
   const uint64_t done_total = counters.read(kDone);
   const uint64_t tokens_total = counters.read(kTokens);

@@ -14,6 +14,8 @@ struct EngineFlags {
   double kv_cache_mb = 1024;
   int max_batch = 64;
   int step_tokens = 512;
+  int tp = 1;
+  std::string reduction = "deterministic";
 
   void add(CLI::App& app, bool model_required = true) {
     auto* m = app.add_option("--model,-m", model, "GGUF model file");
@@ -23,6 +25,10 @@ struct EngineFlags {
     app.add_option("--kv-cache-mb", kv_cache_mb, "KV-cache memory budget in MiB");
     app.add_option("--max-batch", max_batch, "Sequences decoded together");
     app.add_option("--step-tokens", step_tokens, "Tokens per forward step (decode + prefill chunks)");
+    app.add_option("--tp", tp, "Tensor parallelism: ranks that share one copy of the model (MPI jobs)");
+    app.add_option("--reduction", reduction,
+                   "Tensor-parallel sums: deterministic (same bits for every --tp) or fast (MPI_Allreduce)")
+        ->check(CLI::IsMember({"deterministic", "fast"}));
   }
   EngineOptions options() const {
     EngineOptions o;
@@ -31,6 +37,8 @@ struct EngineFlags {
     o.kv_cache_bytes = static_cast<size_t>(kv_cache_mb * 1024.0 * 1024.0);
     o.max_sequences = max_batch;
     o.max_step_tokens = step_tokens;
+    o.tensor_parallel = tp;
+    o.reduction = reduction_from_name(reduction);
     return o;
   }
 };

@@ -38,6 +38,12 @@ struct EngineOptions {
   int max_sequences = 64;           // sequences decoded together
   int max_step_tokens = 512;        // tokens per forward step (decode tokens + prefill chunks)
   Pooling pooling = Pooling::Mean;  // for Task::Embed
+  // Tensor parallelism (collective constructor only): consecutive groups of this many ranks of
+  // the communicator share one model, each holding 1/tp of the weights. Every rank of a group
+  // must submit the same requests in the same order and call step() together; each gets the
+  // same results. The default reduction gives the same bits for every tp (reproducibility.md).
+  int tensor_parallel = 1;
+  Reduction reduction = Reduction::Deterministic;
 };
 
 struct Request {
@@ -85,6 +91,9 @@ class Engine {
   const Model& model() const;
   const EngineOptions& options() const;
   MPI_Comm comm() const;            // the constructor's communicator; MPI_COMM_NULL if none
+  int tp_rank() const;              // rank within the tensor-parallel group (0 without one)
+  int tp_size() const;              // options().tensor_parallel
+  uint64_t tp_bytes_received() const;  // tensor-parallel payload received by this rank so far
   KvCacheStats kv_cache_stats() const;
   size_t weight_bytes() const;      // packed weights held by the GEMM backend
 

@@ -85,6 +85,8 @@ class GgufFile {
   const GgufTensorInfo& tensor(const std::string& name, const std::vector<uint64_t>& shape = {}) const;
   const uint8_t* tensor_data(const GgufTensorInfo& t) const { return data_ + t.offset; }
   uint64_t data_offset() const { return data_offset_; }  // absolute file offset of the data section
+  // The bytes before the data section: header, metadata and tensor table.
+  const uint8_t* header_bytes() const { return data_ - data_offset_; }
   // Drops the mapped file's pages covering [begin, begin + bytes) from this process's resident
   // memory (they are re-read from the file if touched again). The engine calls it for each tensor
   // once it holds its own packed copy, so the model is never resident twice over.

@@ -32,12 +32,20 @@ struct ModelConfig {
 };
 
 // A weight as found in the file: N rows (outputs) of K elements of `type`, row-major.
+// A tensor-parallel shard is a view of rows [r0, r0 + n) (`rows`) or of the columns
+// [k0, k0 + n) of every row (`columns`, strided); Q8_0 columns must start on a 32-block.
 struct WeightView {
   std::string name;
   GgmlType type = GgmlType::F32;
   int64_t n_out = 0;  // N (ggml ne[1], or 1 for vectors)
   int64_t n_in = 0;   // K (ggml ne[0])
   const uint8_t* data = nullptr;  // host memory (the mapped file)
+  size_t row_stride = 0;          // bytes between rows; 0: rows are dense (ggml_row_bytes)
+
+  size_t stride() const { return row_stride ? row_stride : ggml_row_bytes(type, n_in); }
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * stride(); }
+  WeightView rows(int64_t r0, int64_t n) const;
+  WeightView columns(int64_t k0, int64_t n) const;
 };
 
 class Model {
@@ -59,6 +67,11 @@ class Model {
   ModelConfig config_;
   std::unique_ptr<Tokenizer> tokenizer_;
 };
+
+// A cheap identity of the model a file holds, to check that ranks loaded the same model:
+// SHA-256 of the GGUF header (metadata + tensor table) and the file size, as hex; for a
+// tensor-parallel shard file (`sci-infer shard`), the fingerprint of the model it was cut from.
+std::string model_fingerprint(const Model& model);
 
 // Reads and validates the llama.* hyper-parameters of a GGUF file.
 ModelConfig read_model_config(const GgufFile& f);

@@ -9,6 +9,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <cmath>
 #include <cstdlib>
 #include <deque>
@@ -17,6 +19,8 @@
 #include "engine/forward_pass.hpp"
 #include "engine/kv_cache.hpp"
 #include "engine/model_weights.hpp"
+#include "model/shard_layout.hpp"
+#include "parallel/tensor_comm.hpp"
 #include "parallel/node_threads.hpp"
 #include "parallel/first_failure.hpp"
 
@@ -80,12 +84,29 @@ struct Sequence {
   int32_t total() const { return n_emb + static_cast<int32_t>(inputs.size()); }
 };
 
+// This rank's view of the model: its slice of the heads, FFN rows and vocabulary.
+ModelConfig local_config(const ModelConfig& c, const ShardLayout& s) {
+  ModelConfig l = c;
+  l.n_heads = s.n_q_heads;
+  l.n_kv_heads = s.n_kv_heads;
+  l.ffn_dim = s.n_ffn;
+  return l;
+}
+
+int comm_rank(MPI_Comm c) {
+  int r = 0;
+  if (c != MPI_COMM_NULL) MPI_Comm_rank(c, &r);
+  return r;
+}
+
 }  // namespace
 
 struct Engine::Impl {
   std::shared_ptr<const Model> model;
   EngineOptions opt;
   int threads = 1;
+  ShardLayout shard;
+  TensorComm tp;
   ModelWeights weights;
   KvCache kv;
   ForwardPass forward;
@@ -93,14 +114,18 @@ struct Engine::Impl {
   std::vector<Sequence> active;  // in admission order
   std::vector<RecordResult> finished_early;  // rejected at submit: returned by the next step
   MPI_Comm comm = MPI_COMM_NULL;             // set by the collective constructor only
+  MPI_Comm tp_comm = MPI_COMM_NULL;          // owned: split from comm when tensor_parallel > 1
 
-  Impl(std::shared_ptr<const Model> m, EngineOptions o)
+  // tp_comm: this rank's tensor-parallel group (MPI_COMM_NULL: a group of one).
+  Impl(std::shared_ptr<const Model> m, EngineOptions o, MPI_Comm tp_comm)
       : model(std::move(m)),
         opt(o),
         threads(resolve_threads(o.threads)),
-        weights(ModelWeights::load(*model, o.gemm, threads)),
-        kv(model->config(), o.kv_cache_bytes, o.max_sequences),
-        forward(model->config(), weights, o.max_step_tokens) {}
+        shard(ShardLayout::make(model->config(), o.tensor_parallel, comm_rank(tp_comm))),
+        tp(tp_comm == MPI_COMM_NULL ? TensorComm() : TensorComm(tp_comm, o.reduction)),
+        weights(ModelWeights::load(*model, o.gemm, threads, shard, o.reduction)),
+        kv(local_config(model->config(), shard), o.kv_cache_bytes, o.max_sequences),
+        forward(model->config(), shard, tp, o.max_step_tokens) {}
 
   RecordResult error_result(const Request& r, const std::string& msg) const {
     RecordResult res;
@@ -301,6 +326,24 @@ void check_options(const EngineOptions& options) {
     throw Error("engine options: max_step_tokens and max_sequences must be positive");
 }
 
+// Ranks that load different model files would compute different things, silently: compare a
+// fingerprint of each rank's file (its GGUF header: metadata and tensor table, plus its size;
+// for a shard file, the fingerprint of the model it was cut from).
+void check_same_model(const Model& model, MPI_Comm comm) {
+  const std::string mine = model_fingerprint(model);
+  char buf[65] = {};
+  std::snprintf(buf, sizeof buf, "%s", mine.c_str());
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  std::vector<char> all(size_t(size) * 65);
+  MPI_Allgather(buf, 65, MPI_CHAR, all.data(), 65, MPI_CHAR, comm);
+  for (int r = 1; r < size; ++r)
+    if (std::strncmp(&all[size_t(r) * 65], all.data(), 65) != 0)
+      throw Error("model files differ between ranks: rank 0's has fingerprint " + std::string(all.data()).substr(0, 16) +
+                  "..., rank " + std::to_string(r) + "'s " + std::string(&all[size_t(r) * 65]).substr(0, 16) +
+                  "... (this rank opened " + model.path() + ")");
+}
+
 // The checks that must pass before any collective call can be made on `comm`.
 void check_communicator(MPI_Comm comm) {
   int initialized = 0, finalized = 0;
@@ -319,32 +362,58 @@ void check_communicator(MPI_Comm comm) {
 Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
   ensure_kokkos_initialized();
   check_options(options);
-  impl_ = std::make_unique<Impl>(std::move(model), options);
+  if (options.tensor_parallel != 1)
+    throw Error("Engine: tensor parallelism needs the collective constructor Engine(path, options, comm)");
+  impl_ = std::make_unique<Impl>(std::move(model), options, MPI_COMM_NULL);
 }
 
 Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm) {
   check_communicator(comm);
   // Collective (every rank passes the same options): co-located ranks share the node's cores.
   if (options.threads == 0) options.threads = threads_per_rank(0, comm);
+  // Consecutive groups of tensor_parallel ranks: ranks of one group are usually on one node.
+  int size = 1, rank = 0;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  const int tp = options.tensor_parallel;
+  if (tp < 1 || size % tp != 0)
+    throw Error("Engine: tensor parallelism " + std::to_string(tp) + " does not divide the " + std::to_string(size) +
+                " ranks of the communicator");
+  MPI_Comm tp_comm = MPI_COMM_NULL;
+  if (tp > 1) MPI_Comm_split(comm, rank / tp, rank % tp, &tp_comm);
   // Every local failure is caught so that this rank still joins the agreement below.
   std::unique_ptr<Impl> impl;
   std::string error;
   try {
     ensure_kokkos_initialized();
     check_options(options);
-    impl = std::make_unique<Impl>(Model::open(model_path), options);
+    auto model = Model::open(model_path);
+    check_same_model(*model, comm);
+    impl = std::make_unique<Impl>(std::move(model), options, tp_comm);
   } catch (const std::exception& e) {
     error = *e.what() ? e.what() : "unknown error";
   } catch (...) {
     error = "unknown error";
   }
   const RankFailure failure = first_failure(comm, error.empty() ? 0 : 1, error);
-  if (failure.code != 0) throw Error(failure.message);
+  if (failure.code != 0) {
+    impl.reset();
+    if (tp_comm != MPI_COMM_NULL) MPI_Comm_free(&tp_comm);
+    throw Error(failure.message);
+  }
   impl_ = std::move(impl);
   impl_->comm = comm;
+  impl_->tp_comm = tp_comm;
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  if (!impl_ || impl_->tp_comm == MPI_COMM_NULL) return;
+  MPI_Comm tp_comm = impl_->tp_comm;
+  impl_.reset();
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Comm_free(&tp_comm);
+}
 
 void Engine::submit(Request request) { impl_->submit(std::move(request)); }
 std::vector<RecordResult> Engine::step() { return impl_->step(); }
@@ -374,6 +443,9 @@ std::vector<float> Engine::logits(const std::vector<int32_t>& tokens, bool all_p
 const Model& Engine::model() const { return *impl_->model; }
 const EngineOptions& Engine::options() const { return impl_->opt; }
 MPI_Comm Engine::comm() const { return impl_->comm; }
+int Engine::tp_rank() const { return impl_->shard.rank; }
+int Engine::tp_size() const { return impl_->shard.tp; }
+uint64_t Engine::tp_bytes_received() const { return impl_->tp.bytes_received(); }
 KvCacheStats Engine::kv_cache_stats() const { return impl_->kv.stats(); }
 size_t Engine::weight_bytes() const { return impl_->weights.bytes(); }
 

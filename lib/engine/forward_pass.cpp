@@ -5,8 +5,19 @@
 
 namespace sci_infer {
 
-ForwardPass::ForwardPass(const ModelConfig& c, const ModelWeights&, int32_t max_tokens)
-    : c_(c), max_tokens_(max_tokens), q_dim_(c.n_heads * c.head_dim), kv_dim_(c.n_kv_heads * c.head_dim) {
+ForwardPass::ForwardPass(const ModelConfig& c, const ShardLayout& s, TensorComm& comm, int32_t max_tokens)
+    : c_(c),
+      s_(s),
+      comm_(comm),
+      max_tokens_(max_tokens),
+      q_dim_(s.q_dim(c.head_dim)),
+      kv_dim_(s.kv_dim(c.head_dim)),
+      ffn_(s.n_ffn) {
+  for (int r = 0; r < s.tp; ++r) {
+    int32_t first, count;
+    ShardLayout::vocab_range(c.n_vocab, s.tp, r, first, count);
+    vocab_counts_.push_back(count);
+  }
   auto mat = [&](const char* name, int64_t cols) {
     return Matrix(Kokkos::ViewAllocateWithoutInitializing(name), max_tokens, cols);
   };
@@ -15,10 +26,10 @@ ForwardPass::ForwardPass(const ModelConfig& c, const ModelWeights&, int32_t max_
   qkv_ = mat("qkv", q_dim_ + 2 * kv_dim_);
   att_ = mat("att", q_dim_);
   tmp_ = mat("tmp", c.dim);
-  gate_up_ = mat("gate_up", 2 * int64_t(c.ffn_dim));
-  act_ = mat("act", c.ffn_dim);
+  gate_up_ = mat("gate_up", 2 * int64_t(ffn_));
+  act_ = mat("act", ffn_);
   sel_ = mat("sel", c.dim);
-  logits_ = mat("logits", c.n_vocab);
+  logits_ = mat("logits", s.n_vocab);
   rope_cs_ = mat("rope_cos_sin", c.head_dim);
   st_.token = IntVector("step_token", max_tokens);
   st_.emb_row = IntVector("step_emb_row", max_tokens);
@@ -29,6 +40,38 @@ ForwardPass::ForwardPass(const ModelConfig& c, const ModelWeights&, int32_t max_
 void ForwardPass::linear(const Linear& l, const Matrix& in, int32_t n, const Matrix& out) {
   Kokkos::fence();  // kernels before the GEMM must have finished writing `in`
   l.forward(in.data(), n, static_cast<int64_t>(in.extent(1)), out.data(), static_cast<int64_t>(out.extent(1)));
+}
+
+// Partial sums of a row-parallel layer -> the full output on every rank of the group.
+void ForwardPass::sum_partials(const Matrix& y, int32_t n) {
+  if (comm_.size() == 1) return;
+  Kokkos::fence();
+  auto host = Kokkos::create_mirror_view(y);
+  Kokkos::deep_copy(host, y);
+  comm_.sum_partials(host.data(), n, c_.dim, static_cast<int64_t>(y.extent(1)));
+  Kokkos::deep_copy(y, host);
+}
+
+// Token embeddings: each rank decodes the rows of its vocabulary slice, then the group swaps
+// them (exact copies, so the residual stream is identical on every rank).
+void ForwardPass::embed(const StepPlan& plan, const ModelWeights& w) {
+  embed_tokens(w.token_embd, w.token_embd_type, c_.dim, w.vocab0, w.n_vocab_rows, st_, emb_in_, x_);
+  if (comm_.size() == 1) return;
+  row_owner_.assign(plan.tokens.size(), -1);
+  for (size_t i = 0; i < plan.tokens.size(); ++i) {
+    int32_t id = plan.tokens[i].token, first = 0;
+    if (id < 0) continue;
+    for (int r = 0; r < s_.tp; first += vocab_counts_[r], ++r)
+      if (id < first + vocab_counts_[r]) {
+        row_owner_[i] = r;
+        break;
+      }
+  }
+  Kokkos::fence();
+  auto host = Kokkos::create_mirror_view(x_);
+  Kokkos::deep_copy(host, x_);
+  comm_.share_rows(host.data(), static_cast<int64_t>(plan.tokens.size()), c_.dim, c_.dim, row_owner_);
+  Kokkos::deep_copy(x_, host);
 }
 
 StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, const ModelWeights& w) {
@@ -67,22 +110,24 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
   }
 
   // ---- The transformer ----
-  embed_tokens(w.token_embd, w.token_embd_type, c_.dim, st_, emb_in_, x_);
+  embed(plan, w);
   rope_table(w.rope_inv_freq, st_, rope_cs_);
   for (int32_t l = 0; l < c_.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     rms_norm(x_, lw.attn_norm, c_.norm_eps, n, h_);
     linear(*lw.qkv, h_, n, qkv_);
-    rope(qkv_, 0, c_.n_heads, c_.head_dim, rope_cs_, n);
-    rope(qkv_, q_dim_, c_.n_kv_heads, c_.head_dim, rope_cs_, n);
+    rope(qkv_, 0, s_.n_q_heads, c_.head_dim, rope_cs_, n);
+    rope(qkv_, q_dim_, s_.n_kv_heads, c_.head_dim, rope_cs_, n);
     kv_store(qkv_, q_dim_, q_dim_ + kv_dim_, kv_dim_, l, st_, cache);
-    attention(qkv_, c_.n_heads, c_.n_kv_heads, c_.head_dim, l, st_, cache, att_);
+    attention(qkv_, s_.n_q_heads, s_.n_kv_heads, c_.head_dim, l, st_, cache, att_);
     linear(*lw.wo, att_, n, tmp_);
+    sum_partials(tmp_, n);
     add_rows(x_, tmp_, n);
     rms_norm(x_, lw.ffn_norm, c_.norm_eps, n, h_);
     linear(*lw.gate_up, h_, n, gate_up_);
-    swiglu(gate_up_, c_.ffn_dim, n, act_);
+    swiglu(gate_up_, ffn_, n, act_);
     linear(*lw.down, act_, n, tmp_);
+    sum_partials(tmp_, n);
     add_rows(x_, tmp_, n);
   }
 
@@ -98,11 +143,14 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
   };
   if (!logit_rows.empty()) {
     gather_normed(logit_rows);
-    linear(*w.output, sel_, static_cast<int32_t>(logit_rows.size()), logits_);
+    const int64_t rows = static_cast<int64_t>(logit_rows.size());
+    linear(*w.output, sel_, static_cast<int32_t>(rows), logits_);
     Kokkos::fence();
     auto host = Kokkos::create_mirror_view(logits_);
     Kokkos::deep_copy(host, logits_);
-    out.logits.assign(host.data(), host.data() + logit_rows.size() * size_t(c_.n_vocab));
+    out.logits.resize(rows * size_t(c_.n_vocab));
+    // Each rank has the logits of its vocabulary rows: gather the full rows everywhere.
+    comm_.gather_columns(host.data(), rows, vocab_counts_, out.logits.data(), c_.n_vocab);
   }
   if (!hidden_rows.empty()) {
     gather_normed(hidden_rows);

@@ -27,19 +27,28 @@ struct StepOutputs {
   std::vector<float> hidden;  // one dim row per token with want_hidden
 };
 
+// With tensor parallelism every rank of the group runs the same plan on its heads, FFN rows and
+// vocabulary rows; `comm` combines the row-parallel outputs and gathers the logits, so every
+// rank ends the step with the same residual stream and the same full logits.
 class ForwardPass {
  public:
-  ForwardPass(const ModelConfig& c, const ModelWeights& w, int32_t max_tokens);
+  ForwardPass(const ModelConfig& c, const ShardLayout& shard, TensorComm& comm, int32_t max_tokens);
   StepOutputs run(const StepPlan& plan, const KvCacheViews& cache, const ModelWeights& w);
 
  private:
   ModelConfig c_;
+  ShardLayout s_;
+  TensorComm& comm_;
   int32_t max_tokens_;
-  int32_t q_dim_, kv_dim_;
+  int32_t q_dim_, kv_dim_, ffn_;
+  std::vector<int32_t> vocab_counts_;  // vocabulary rows of each rank
+  std::vector<int> row_owner_;
   Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_, rope_cs_;
   StepTokens st_;
   IntVector logit_rows_, hidden_rows_;
   void linear(const Linear& l, const Matrix& in, int32_t n, const Matrix& out);
+  void embed(const StepPlan& plan, const ModelWeights& w);
+  void sum_partials(const Matrix& y, int32_t n);
 };
 
 }  // namespace sci_infer

@@ -6,6 +6,8 @@
 
 #include "kernels/linear.hpp"
 #include "kernels/ops.hpp"
+#include "model/shard_layout.hpp"
+#include "parallel/tensor_comm.hpp"
 #include "sci_infer/model.hpp"
 
 namespace sci_infer {
@@ -15,8 +17,10 @@ struct LayerWeights {
   std::unique_ptr<Linear> qkv, wo, gate_up, down;
 };
 
+// With tensor parallelism each rank holds only its slices (model/shard_layout.hpp).
 struct ModelWeights {
-  ByteVector token_embd;   // raw rows in token_embd_type, decoded on the fly by embed_tokens
+  ByteVector token_embd;   // raw rows [vocab0, +n_vocab_rows) in token_embd_type, decoded on the fly
+  int32_t vocab0 = 0, n_vocab_rows = 0;
   GgmlType token_embd_type = GgmlType::F32;
   Vector output_norm;
   std::unique_ptr<Linear> output;  // output.weight, or token_embd.weight when tied
@@ -24,7 +28,8 @@ struct ModelWeights {
   Kokkos::View<double*> rope_inv_freq;
   size_t bytes() const;
 
-  static ModelWeights load(const Model& model, GemmBackend backend, int n_threads);
+  static ModelWeights load(const Model& model, GemmBackend backend, int n_threads, const ShardLayout& shard,
+                           Reduction reduction);
 };
 
 }  // namespace sci_infer

@@ -23,11 +23,25 @@ GemmBackend gemm_backend_from_name(const std::string& name) {
   throw Error("unknown GEMM backend '" + name + "' (fixed, kokkos, onednn, cublas)");
 }
 
+const char* reduction_name(Reduction r) { return r == Reduction::Deterministic ? "deterministic" : "fast"; }
+
+Reduction reduction_from_name(const std::string& name) {
+  if (name == "deterministic") return Reduction::Deterministic;
+  if (name == "fast") return Reduction::Fast;
+  throw Error("unknown reduction '" + name + "' (deterministic, fast)");
+}
+
+void check_k_chunks(const std::string& name, int64_t k, int c) {
+  if (c < 1 || c > 64 || (c & (c - 1)) != 0 || k % c != 0)
+    throw Error(name + ": K-chunk count " + std::to_string(c) + " must be a power of two (at most 64) dividing K = " +
+                std::to_string(k));
+}
+
 std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts, int n_parts,
-                                    int n_threads) {
+                                    int n_threads, int k_chunks) {
   switch (backend) {
-    case GemmBackend::FixedOrder: return make_linear_fixed_order(parts, n_parts, n_threads);
-    case GemmBackend::Kokkos: return make_linear_kokkos(parts, n_parts);
+    case GemmBackend::FixedOrder: return make_linear_fixed_order(parts, n_parts, n_threads, k_chunks);
+    case GemmBackend::Kokkos: return make_linear_kokkos(parts, n_parts, k_chunks);
     case GemmBackend::OneDnn: return make_linear_onednn(parts, n_parts);
     case GemmBackend::Cublas:
 #if defined(SCI_INFER_HAVE_CUDA)

@@ -10,6 +10,13 @@
 // Rows of X never interact, threads split only over rows and output columns, so the bits of
 // Y[m, :] depend on X[m, :] and W alone, never on M, the thread count or the SIMD width.
 // The portable Kokkos backend computes the same chain and so gives the same bits.
+//
+// K-chunked reduction (tensor parallelism): with k_chunks = C > 1 (a power of two dividing K),
+// each output is instead the sum of C chains over the equal, contiguous K-chunks, combined by
+// a balanced pairwise tree (((c0+c1)+(c2+c3))+...). A tensor-parallel rank that holds K/tp
+// columns computes a complete subtree (C/tp chunks); the ranks' subtree roots are then combined
+// with the upper levels of the same tree (parallel/tree_reduce.hpp), so the bits of the
+// row-split layers do not depend on how many ranks share them.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,19 +35,37 @@ class Linear {
   int64_t n_out() const { return n_out_; }
   int64_t n_in() const { return n_in_; }
   virtual size_t bytes() const = 0;  // memory held by the packed weight
+  int k_chunks() const { return k_chunks_; }
 
  protected:
   int64_t n_out_ = 0, n_in_ = 0;
+  int k_chunks_ = 1;
 };
+
+// Throws unless c is a power of two that divides k.
+void check_k_chunks(const std::string& name, int64_t k, int c);
+
+// Balanced pairwise tree sum of `leaves` values laid out with stride `stride`: the one order
+// every backend and every rank uses to combine K-chunk partial sums. leaves is a power of two.
+inline float tree_sum(const float* v, int leaves, int64_t stride) {
+  float tmp[64];
+  for (int i = 0; i < leaves; ++i) tmp[i] = v[i * stride];
+  for (int width = leaves; width > 1; width /= 2)
+    for (int i = 0; i < width / 2; ++i) tmp[i] = tmp[2 * i] + tmp[2 * i + 1];
+  return tmp[0];
+}
 
 // Builds a Linear for `backend`; several WeightViews with the same K are stacked along N
 // (fused Q|K|V and gate|up projections: one pass over X instead of two or three).
+// k_chunks > 1 selects the K-chunked reduction above (fixed and kokkos backends; the vendor
+// backends are not bitwise reproducible anyway and ignore it).
 std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts, int n_parts,
-                                    int n_threads);
+                                    int n_threads, int k_chunks = 1);
 
 // Per-backend factories (each in its own file).
-std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads);
-std::unique_ptr<Linear> make_linear_kokkos(const WeightView* parts, int n_parts);
+std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads,
+                                                int k_chunks = 1);
+std::unique_ptr<Linear> make_linear_kokkos(const WeightView* parts, int n_parts, int k_chunks = 1);
 std::unique_ptr<Linear> make_linear_onednn(const WeightView* parts, int n_parts);
 std::unique_ptr<Linear> make_linear_cublas(const WeightView* parts, int n_parts);
 

@@ -8,7 +8,8 @@
 // result equals an F32 GEMM on the dequantized weight, whatever the stored type.
 //
 // The AVX-512 path and the portable path compute identical bits: both perform, for every output,
-// acc = fma(x[k], w[k], acc) for k = 0..K-1 in order, starting from +0.0f.
+// acc = fma(x[k], w[k], acc) for k = 0..K-1 in order, starting from +0.0f; with k_chunks > 1,
+// one such chain per K-chunk, merged in the tree order of linear.hpp.
 #include <omp.h>
 
 #include <algorithm>
@@ -71,7 +72,7 @@ inline void widen_portable(GgmlType t, const void* panel_row, const float* scale
 
 class FixedOrderLinear final : public Linear {
  public:
-  FixedOrderLinear(const WeightView* parts, int n_parts, int n_threads)
+  FixedOrderLinear(const WeightView* parts, int n_parts, int n_threads, int k_chunks)
       : type_(parts[0].type), n_threads_(std::max(1, n_threads)) {
     n_in_ = parts[0].n_in;
     for (int p = 0; p < n_parts; ++p) {
@@ -81,6 +82,8 @@ class FixedOrderLinear final : public Linear {
     }
     if (type_ == GgmlType::Q8_0 && n_in_ % 32 != 0)
       throw Error(parts[0].name + ": Q8_0 rows must be a multiple of 32");
+    check_k_chunks(parts[0].name, n_in_, k_chunks);
+    k_chunks_ = k_chunks;
     n_panels_ = (n_out_ + kPanel - 1) / kPanel;
     elem_bytes_ = type_ == GgmlType::F32 ? 4 : (type_ == GgmlType::Q8_0 ? 1 : 2);
     panel_bytes_ = static_cast<size_t>(n_in_) * kPanel * elem_bytes_;
@@ -127,12 +130,11 @@ class FixedOrderLinear final : public Linear {
   // Reorders the file's row-major [N][K] weight into [panel][k][32] (+ [panel][k/32][32] scales).
   void pack(const WeightView* parts, int n_parts) {
     int64_t row_base = 0;
-    const size_t row_bytes = ggml_row_bytes(type_, n_in_);
     for (int p = 0; p < n_parts; ++p) {
       for (int64_t r = 0; r < parts[p].n_out; ++r) {
         const int64_t n = row_base + r;
         const int64_t panel = n / kPanel, col = n % kPanel;
-        const uint8_t* src = parts[p].data + static_cast<size_t>(r) * row_bytes;
+        const uint8_t* src = parts[p].row(r);
         uint8_t* dst = data_->ptr + panel * panel_bytes_;
         if (type_ == GgmlType::Q8_0) {
           float* sc = scales_->ptr + panel * (n_in_ / 32) * kPanel;
@@ -183,14 +185,24 @@ class FixedOrderLinear final : public Linear {
 
   // Portable reference path: the same FMA chain, one scalar at a time.
   void run_portable(const float* x, int64_t ldx, int rows, int64_t panel, float* y, int64_t ldy) const {
-    float acc[kMaxRows * kPanel] = {};
+    constexpr int kTile = kMaxRows * kPanel;
+    float acc[kTile];
+    float stack[7][kTile];  // binary-counter merge of finished K-chunks (see linear_kokkos.cpp)
     float w[kPanel];
-    for (int64_t k = 0; k < n_in_; ++k) {
-      widen_portable(type_, panel_row(panel, k), panel_scales(panel, k), w);
-      for (int i = 0; i < rows; ++i) {
-        const float xv = x[i * ldx + k];
-        for (int j = 0; j < kPanel; ++j) acc[i * kPanel + j] = std::fma(xv, w[j], acc[i * kPanel + j]);
+    const int64_t len = n_in_ / k_chunks_;
+    for (int c = 0; c < k_chunks_; ++c) {
+      std::fill(acc, acc + kTile, 0.0f);
+      for (int64_t k = c * len; k < (c + 1) * len; ++k) {
+        widen_portable(type_, panel_row(panel, k), panel_scales(panel, k), w);
+        for (int i = 0; i < rows; ++i) {
+          const float xv = x[i * ldx + k];
+          for (int j = 0; j < kPanel; ++j) acc[i * kPanel + j] = std::fma(xv, w[j], acc[i * kPanel + j]);
+        }
       }
+      int level = 0;
+      for (; (c >> level) & 1; ++level)
+        for (int e = 0; e < kTile; ++e) acc[e] = stack[level][e] + acc[e];
+      std::copy(acc, acc + kTile, stack[level]);
     }
     store(acc, rows, panel, y, ldy);
   }
@@ -243,15 +255,29 @@ class FixedOrderLinear final : public Linear {
   template <GgmlType T, int R, int P>
   void run_tile(const float* x, int64_t ldx, int64_t panel, float* y, int64_t ldy) const {
     __m512 acc[R][2 * P];
+    __m512 stack[7][R][2 * P];  // binary-counter merge of finished K-chunks (see linear_kokkos.cpp)
+    const int64_t len = n_in_ / k_chunks_;
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < n_in_; ++k) {
-      __m512 w[2 * P];
-      for (int q = 0; q < P; ++q) widen_avx512<T>(panel + q, k, w[2 * q], w[2 * q + 1]);
-      for (int i = 0; i < R; ++i) {
-        const __m512 xv = _mm512_set1_ps(x[i * ldx + k]);
-        for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_fmadd_ps(xv, w[j], acc[i][j]);
+    for (int c = 0; c < k_chunks_; ++c) {
+      if (c > 0)
+        for (int i = 0; i < R; ++i)
+          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
+      for (int64_t k = c * len; k < (c + 1) * len; ++k) {
+        __m512 w[2 * P];
+        for (int q = 0; q < P; ++q) widen_avx512<T>(panel + q, k, w[2 * q], w[2 * q + 1]);
+        for (int i = 0; i < R; ++i) {
+          const __m512 xv = _mm512_set1_ps(x[i * ldx + k]);
+          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_fmadd_ps(xv, w[j], acc[i][j]);
+        }
       }
+      if (k_chunks_ == 1) break;
+      int level = 0;
+      for (; (c >> level) & 1; ++level)
+        for (int i = 0; i < R; ++i)
+          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_add_ps(stack[level][i][j], acc[i][j]);
+      for (int i = 0; i < R; ++i)
+        for (int j = 0; j < 2 * P; ++j) stack[level][i][j] = acc[i][j];
     }
     for (int q = 0; q < P; ++q) {
       alignas(64) float out[R * kPanel];
@@ -267,8 +293,9 @@ class FixedOrderLinear final : public Linear {
 
 }  // namespace
 
-std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads) {
-  return std::make_unique<FixedOrderLinear>(parts, n_parts, n_threads);
+std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads,
+                                                int k_chunks) {
+  return std::make_unique<FixedOrderLinear>(parts, n_parts, n_threads, k_chunks);
 }
 
 }  // namespace sci_infer

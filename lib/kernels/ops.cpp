@@ -73,8 +73,8 @@ KOKKOS_INLINE_FUNCTION size_t row_bytes_device(GgmlType type, int32_t n) {
 
 }  // namespace
 
-void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, const StepTokens& st,
-                  const Matrix& embeddings, const Matrix& x) {
+void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t vocab0, int32_t n_rows,
+                  const StepTokens& st, const Matrix& embeddings, const Matrix& x) {
   const auto token = st.token;
   const auto emb_row = st.emb_row;
   const size_t row_bytes = row_bytes_device(type, dim);
@@ -82,8 +82,11 @@ void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, const Ste
       "sci_infer::embed_tokens", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, dim}),
       KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
         const int32_t id = token(t);
-        x(t, j) = id >= 0 ? decode_element(table.data() + size_t(id) * row_bytes, type, j)
-                          : embeddings(emb_row(t), j);
+        if (id < 0) {
+          x(t, j) = embeddings(emb_row(t), j);
+        } else if (id >= vocab0 && id < vocab0 + n_rows) {  // else another rank's row
+          x(t, j) = decode_element(table.data() + size_t(id - vocab0) * row_bytes, type, j);
+        }
       });
 }
 

@@ -33,8 +33,10 @@ struct StepTokens {
 };
 
 // x[t] = embedding of token[t] (decoded from the table's stored type) or embeddings[emb_row[t]].
-void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, const StepTokens& st,
-                  const Matrix& embeddings, const Matrix& x);
+// The table holds vocabulary rows [vocab0, vocab0 + n_rows) (a tensor-parallel shard); rows of
+// tokens outside it are left untouched for their owner rank to fill.
+void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t vocab0, int32_t n_rows,
+                  const StepTokens& st, const Matrix& embeddings, const Matrix& x);
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for the first n rows.
 void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matrix& out);

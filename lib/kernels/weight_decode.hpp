@@ -15,9 +15,8 @@ inline std::vector<float> decode_weight_parts(const WeightView* parts, int n_par
   std::vector<float> w(static_cast<size_t>(n_out) * n_in);
   int64_t row = 0;
   for (int p = 0; p < n_parts; ++p) {
-    const size_t row_bytes = ggml_row_bytes(parts[p].type, n_in);
     for (int64_t r = 0; r < parts[p].n_out; ++r, ++row)
-      decode_row(parts[p].type, parts[p].data + r * row_bytes, w.data() + row * n_in, n_in);
+      decode_row(parts[p].type, parts[p].row(r), w.data() + row * n_in, n_in);
   }
   return w;
 }

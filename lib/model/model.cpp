@@ -1,6 +1,8 @@
 // Model: hyper-parameters, tokenizer and validated tensor views of a llama-architecture GGUF.
 #include "sci_infer/model.hpp"
 
+#include "io/sha256.hpp"
+
 #include <string>
 
 namespace sci_infer {
@@ -105,6 +107,39 @@ WeightView Model::weight(const std::string& name) const {
   w.n_out = t.ne.size() > 1 ? static_cast<int64_t>(t.ne[1]) : 1;
   w.data = file_->tensor_data(t);
   return w;
+}
+
+std::string model_fingerprint(const Model& model) {
+  const GgufFile& f = model.file();
+  if (f.has("sci_infer.shard.source_fingerprint")) return f.get_string("sci_infer.shard.source_fingerprint");
+  std::string bytes(reinterpret_cast<const char*>(f.header_bytes()), f.data_offset());
+  bytes += ":" + std::to_string(f.file_size());
+  return sha256_hex(bytes.data(), bytes.size());
+}
+
+WeightView WeightView::rows(int64_t r0, int64_t n) const {
+  if (r0 < 0 || n < 0 || r0 + n > n_out)
+    throw Error(name + ": rows [" + std::to_string(r0) + ", " + std::to_string(r0 + n) + ") outside its " +
+                std::to_string(n_out) + " rows");
+  WeightView v = *this;
+  v.data = row(r0);
+  v.n_out = n;
+  return v;
+}
+
+WeightView WeightView::columns(int64_t k0, int64_t n) const {
+  if (k0 < 0 || n < 0 || k0 + n > n_in)
+    throw Error(name + ": columns [" + std::to_string(k0) + ", " + std::to_string(k0 + n) + ") outside its " +
+                std::to_string(n_in) + " columns");
+  const int64_t block = static_cast<int64_t>(ggml_block_elems(type));
+  if (k0 % block != 0 || n % block != 0)
+    throw Error(name + ": a column slice of a " + std::string(ggml_type_name(type)) + " weight must start and end on a " +
+                std::to_string(block) + "-element block");
+  WeightView v = *this;
+  v.row_stride = stride();
+  v.data = data + ggml_row_bytes(type, k0);
+  v.n_in = n;
+  return v;
 }
 
 std::string Model::layer_weight_name(int layer, const char* suffix) const {

@@ -1,0 +1,52 @@
+#include "model/shard_layout.hpp"
+
+#include "sci_infer/error.hpp"
+
+namespace sci_infer {
+
+void ShardLayout::vocab_range(int32_t n_vocab, int tp, int r, int32_t& first, int32_t& count) {
+  const int32_t base = n_vocab / tp, extra = n_vocab % tp;
+  first = r * base + std::min<int32_t>(r, extra);
+  count = base + (r < extra ? 1 : 0);
+}
+
+ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
+  const std::string what = "tensor parallelism " + std::to_string(tp) + " for model '" + c.name + "': ";
+  if (tp < 1 || rank < 0 || rank >= tp) throw Error(what + "rank " + std::to_string(rank) + " is outside the group");
+  if ((tp & (tp - 1)) != 0 || kReductionChunks % tp != 0)
+    throw Error(what + "tp must be a power of two up to " + std::to_string(kReductionChunks) +
+                " (the row-parallel layers reduce over " + std::to_string(kReductionChunks) + " fixed K-chunks)");
+  if (c.n_heads % tp != 0)
+    throw Error(what + "tp does not divide the " + std::to_string(c.n_heads) + " attention heads");
+  if (c.n_kv_heads % tp != 0 && tp % c.n_kv_heads != 0)
+    throw Error(what + "the " + std::to_string(c.n_kv_heads) + " KV heads can be neither split nor replicated tp ways");
+  if (c.ffn_dim % tp != 0) throw Error(what + "tp does not divide the FFN width " + std::to_string(c.ffn_dim));
+  const int64_t q_dim = int64_t(c.n_heads) * c.head_dim;
+  if (q_dim % kReductionChunks != 0 || c.ffn_dim % kReductionChunks != 0)
+    throw Error(what + "attention width " + std::to_string(q_dim) + " and FFN width " + std::to_string(c.ffn_dim) +
+                " must be multiples of " + std::to_string(kReductionChunks) + " (the fixed reduction chunks)");
+  ShardLayout s;
+  s.tp = tp;
+  s.rank = rank;
+  s.n_q_heads = c.n_heads / tp;
+  s.q_head0 = rank * s.n_q_heads;
+  if (c.n_kv_heads % tp == 0) {
+    s.n_kv_heads = c.n_kv_heads / tp;
+    s.kv_head0 = rank * s.n_kv_heads;
+  } else {  // replicated: this rank's query heads all read one KV head
+    s.n_kv_heads = 1;
+    s.kv_head0 = s.q_head0 / (c.n_heads / c.n_kv_heads);
+  }
+  s.n_ffn = c.ffn_dim / tp;
+  s.ffn0 = rank * s.n_ffn;
+  vocab_range(c.n_vocab, tp, rank, s.vocab0, s.n_vocab);
+  // Row-parallel weights are cut along K: quantised blocks must not straddle the cut.
+  const int64_t block = static_cast<int64_t>(ggml_block_elems(c.weight_type));
+  if (tp > 1 && (int64_t(s.n_q_heads) * c.head_dim % block != 0 || s.n_ffn % block != 0))
+    throw Error(what + "a " + ggml_type_name(c.weight_type) + " weight cannot be cut into slices of " +
+                std::to_string(s.n_q_heads * c.head_dim) + " and " + std::to_string(s.n_ffn) + " columns (blocks of " +
+                std::to_string(block) + ")");
+  return s;
+}
+
+}  // namespace sci_infer
