@@ -22,6 +22,7 @@
 #include "parallel/shared_counters.hpp"
 #include "record_requests.hpp"
 #include "run_config.hpp"
+#include "watchdog.hpp"
 
 namespace sci_infer::cli {
 namespace {
@@ -142,7 +143,9 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   };
 
   std::vector<uint64_t> claims;  // record ranges [begin, end) this iteration, decided by the leader
+  Watchdog watchdog(cfg.collective_timeout, rank);
   while (true) {
+    watchdog.beat("claiming records");
     if (g_stop_signal && !stopping) counters.store_max(kStop, 1);
     claims.clear();
     if (leader) {
@@ -179,6 +182,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
       if (exhausted) break;
       continue;
     }
+    watchdog.beat("a forward step");
     for (RecordResult& r : engine.step()) {
       --in_flight;
       finish_record(std::move(r));
@@ -191,6 +195,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     if (rank == 0) progress.maybe_print(counters.read(kDone), counters.read(kTokens));
   }
   if (leader) journal_ptr->commit();
+  watchdog.beat("the final barrier");
   MPI_Barrier(comm);
   const uint64_t done_total = counters.read(kDone);
   const uint64_t tokens_total = counters.read(kTokens);

@@ -24,6 +24,7 @@ struct RunConfig {
   int claim_records = 8;           // records a rank claims at a time
   double commit_seconds = 10.0;    // results become durable at least this often
   double progress_seconds = 10.0;
+  double collective_timeout = 600.0;  // seconds without a finished step before a rank gives up
   bool resume = false, overwrite = false;
 
   // Options that change results go in the [job] part; the rest are operational.
@@ -47,6 +48,8 @@ struct RunConfig {
     app.add_option("--claim-records", claim_records, "Records a rank claims at a time");
     app.add_option("--commit-seconds", commit_seconds, "Seconds between durable commits of results");
     app.add_option("--progress-seconds", progress_seconds, "Seconds between progress lines");
+    app.add_option("--collective-timeout", collective_timeout,
+                   "Seconds without progress (a dead or hung rank) before the job ends with exit 3; 0: never");
     app.add_flag("--resume", resume, "Continue a job from its output and journal, skipping finished records");
     app.add_flag("--overwrite", overwrite, "Replace an existing output");
     app.set_config("--config", "", "Read options from a TOML or INI file");
