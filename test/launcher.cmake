@@ -1,7 +1,7 @@
 # Launcher tests: real mpiexec runs of `sci-infer run` (rank invariance, resume after SIGTERM and
 # SIGKILL, every bad-input case, score/embed tasks, verify).
 find_program(SCI_INFER_MPIEXEC NAMES mpiexec.mpich mpiexec REQUIRED)
-foreach(_case rank_invariance signals bad_input tasks)
+foreach(_case rank_invariance signals bad_input tasks tensor_parallel)
   add_test(NAME launcher_${_case}
     COMMAND ${SCI_INFER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_launcher.py ${_case}
             --sci-infer $<TARGET_FILE:sci-infer> --mpiexec ${SCI_INFER_MPIEXEC}

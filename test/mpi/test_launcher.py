@@ -2,7 +2,7 @@
 """End-to-end tests of `sci-infer run` under mpiexec, with real signals.
 
     test_launcher.py CASE --sci-infer BIN --mpiexec MPIEXEC --workdir DIR
-CASE: rank_invariance | signals | bad_input | tasks. Exit 0 = pass; any failure raises.
+CASE: rank_invariance | signals | bad_input | tasks | tensor_parallel. Exit 0 = pass; any failure raises.
 """
 import argparse
 import os
@@ -227,6 +227,63 @@ def case_tasks(c):
     # An existing output is not clobbered without --overwrite / --resume.
     p = c.run(1, inp, c.path("embed1.h5"), "--task", "embed", check=False)
     assert p.returncode != 0 and "--overwrite" in p.stderr
+
+
+def case_tensor_parallel(c):
+    # A GQA model whose 2 KV heads are split at tp 2 and replicated at tp 4.
+    model = c.path("gqa.gguf")
+    sh([c.bin, "make-model", "--preset", "tiny", "--dim", "256", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+        "--seed", "4", "--context", "256", "--out", model])
+    c.model, c.dim = model, 256
+    inp = c.make_input("in.h5", 40)  # mixed lengths, embedding rows before some prompts
+    gen = ["--temperature", "0.9", "--top-k", "20", "--max-new-tokens", "20", "--seed", "5", "--claim-records", "3",
+           "--threads", "1"]
+    for tp in (1, 2, 4):
+        out = c.run(4, inp, c.path(f"tp{tp}.h5"), *gen, "--tp", tp)
+        assert f"x tp {tp} (deterministic" in out.stdout, out.stdout
+    assert_same_results(c.path("tp1.h5"), c.path("tp2.h5"), "tp1 x dp4 vs tp2 x dp2")
+    assert_same_results(c.path("tp1.h5"), c.path("tp4.h5"), "tp1 x dp4 vs tp4 x dp1")
+    # Scoring (log-probabilities of every prompt token) too.
+    c.run(4, inp, c.path("score1.h5"), "--task", "score", "--threads", "1")
+    c.run(4, inp, c.path("score4.h5"), "--task", "score", "--threads", "1", "--tp", 4)
+    assert_same_results(c.path("score1.h5"), c.path("score4.h5"), "score tp1 vs tp4")
+    # Errors that say what is wrong, before any work.
+    p = c.run(4, inp, c.path("e1.h5"), "--tp", 3, check=False)
+    assert p.returncode != 0 and "--tp 3 must divide the number of ranks (4)" in p.stderr, p.stderr
+    six = c.path("six_heads.gguf")
+    sh([c.bin, "make-model", "--preset", "tiny", "--dim", "96", "--heads", "6", "--kv-heads", "2", "--ffn", "128",
+        "--out", six])
+    p = sh([c.mpiexec, "-n", 4, c.bin, "run", "-m", six, "-i", c.make_input("in96.h5", 4, emb=False), "-o",
+            c.path("e2.h5"), "--tp", 4], check=False)
+    assert p.returncode != 0 and "does not divide the 6 attention heads" in p.stderr, p.stderr
+    other = c.path("other.gguf")
+    sh([c.bin, "make-model", "--preset", "tiny", "--dim", "256", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+        "--seed", "99", "--context", "256", "--out", other])
+    common = ["run", "-i", inp, "-o", c.path("e3.h5"), "--tp", "2"]
+    p = sh([c.mpiexec, "-n", 1, c.bin, *common, "-m", model, ":", "-n", 1, c.bin, *common, "-m", other], check=False)
+    assert p.returncode != 0 and "model files differ between ranks" in p.stderr, p.stderr
+    # A rank that stops responding: the others end within the timeout, with a message, and the
+    # committed results are resumable to the same output.
+    big = c.make_input("big.h5", 600, emb=False)
+    job = [c.mpiexec, "-n", 4, c.bin, "run", "-m", model, "-i", big, "-o", c.path("hang.h5"), *gen, "--tp", 2,
+           "--collective-timeout", 3, "--commit-seconds", 0.2]
+    p = subprocess.Popen([str(a) for a in job], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    deadline = time.time() + 60
+    while committed_bytes(c.path("hang.h5")) <= 64 and time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    ranks = subprocess.run(["pgrep", "-f", "^" + c.bin + " run -m " + model], capture_output=True, text=True)
+    victim = int(ranks.stdout.split()[-1])
+    t0 = time.time()
+    os.kill(victim, signal.SIGSTOP)
+    so, se = p.communicate(timeout=60)
+    took = time.time() - t0
+    assert p.returncode != 0 and "no progress for" in se and "--collective-timeout" in se, (p.returncode, se)
+    assert took < 30, f"the job took {took:.0f} s to end after a rank hung"
+    ref = c.run(2, big, c.path("big_ref.h5"), *gen)
+    c.run(4, big, c.path("hang.h5"), *gen, "--tp", 2, "--resume")
+    assert_same_results(c.path("big_ref.h5"), c.path("hang.h5"), "resume after a hung rank (tp 2) vs tp 1")
+    print(f"hung rank: job ended after {took:.1f} s; resumed to an identical output")
 
 
 def main():
