@@ -74,7 +74,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   std::unique_ptr<InputFile> input;
   std::shared_ptr<const Model> model;
   std::string err = collective_try(comm, [&] {
-    model = Model::open(cfg.engine.model);
+    model = Model::open(shard_path(cfg.engine.model, rank % std::max(1, cfg.engine.tp)));
     InputOptions io;
     io.expected_embedding_width = static_cast<uint32_t>(model->config().dim);
     input = InputFile::open(cfg.input, io);
@@ -102,8 +102,11 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     throw CollectiveError("--tp " + std::to_string(tp) + " must divide the number of ranks (" +
                           std::to_string(n_ranks) + ")");
   std::unique_ptr<Engine> engine_ptr;
-  err = collective_try(comm, [&] { engine_ptr = std::make_unique<Engine>(cfg.engine.model, eo, comm); });
-  if (!err.empty()) throw CollectiveError(err);
+  try {  // the collective constructor already agrees on failures across ranks
+    engine_ptr = std::make_unique<Engine>(cfg.engine.model, eo, comm);
+  } catch (const Error& e) {
+    throw CollectiveError(e.what());
+  }
   Engine& engine = *engine_ptr;
   const bool leader = engine.tp_rank() == 0;  // claims, journals and reports for its group
   TpGroupSync group(comm, tp);

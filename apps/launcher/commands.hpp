@@ -16,5 +16,6 @@ Runner add_logits(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_run(CLI::App& app);
 Runner add_verify(CLI::App& app);
+Runner add_shard(CLI::App& app);
 
 }  // namespace sci_infer::cli

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add("tokenize", "Print the token ids of a text", add_tokenize);
   add("inspect", "Print a GGUF file's metadata and tensors", add_inspect);
   add("make-model", "Write a deterministic random-weight Llama test model (GGUF)", add_make_model);
+  add("shard", "Cut a model into one GGUF file per tensor-parallel rank", add_shard);
   add("bench", "Measure prefill and decode throughput", add_bench);
   try {
     app.parse(argc, argv);

@@ -122,6 +122,7 @@ class GgufWriter {
   void set_string_array(const std::string& key, const std::vector<std::string>& v);
   void set_float32_array(const std::string& key, const std::vector<float>& v);
   void set_int32_array(const std::string& key, const std::vector<int32_t>& v);
+  void set_value(const std::string& key, GgufValue v);  // any type, e.g. copied from a GgufFile
   // `data` must already be encoded in `type` (see tensor_types.hpp); size is checked.
   void add_tensor(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type,
                   std::vector<uint8_t> data);
@@ -142,7 +143,6 @@ class GgufWriter {
     std::vector<uint8_t> data;  // empty when `make` is set
     TensorSource make;
   };
-  void set_value(const std::string& key, GgufValue v);
   uint64_t checked_tensor_bytes(const std::string& name, const std::vector<uint64_t>& ne, GgmlType type) const;
   std::vector<Kv> kvs_;
   std::vector<Tensor> tensors_;

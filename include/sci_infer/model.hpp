@@ -28,7 +28,10 @@ struct ModelConfig {
   float norm_eps = 1e-5f;
   bool tied_output = false;  // no output.weight: the token embedding is reused
   GgmlType weight_type = GgmlType::F32;  // type of the attention/FFN weights
-  int64_t n_params = 0;
+  int64_t n_params = 0;                  // in this file (a shard holds only its slices)
+  // A tensor-parallel shard file (`sci-infer shard`) holds only rank shard_rank's slices of a
+  // model split shard_tp ways; every other field describes the whole model.
+  int32_t shard_tp = 1, shard_rank = 0;
 };
 
 // A weight as found in the file: N rows (outputs) of K elements of `type`, row-major.
@@ -67,6 +70,10 @@ class Model {
   ModelConfig config_;
   std::unique_ptr<Tokenizer> tokenizer_;
 };
+
+// Model paths may name one shard file per tensor-parallel rank: "{tp_rank}" is replaced by the
+// rank's index in its group (e.g. shards/m.tp4.rank{tp_rank}.gguf).
+std::string shard_path(const std::string& pattern, int tp_rank);
 
 // A cheap identity of the model a file holds, to check that ranks loaded the same model:
 // SHA-256 of the GGUF header (metadata + tensor table) and the file size, as hex; for a

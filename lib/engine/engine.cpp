@@ -387,7 +387,7 @@ Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm co
   try {
     ensure_kokkos_initialized();
     check_options(options);
-    auto model = Model::open(model_path);
+    auto model = Model::open(shard_path(model_path, rank % tp));
     check_same_model(*model, comm);
     impl = std::make_unique<Impl>(std::move(model), options, tp_comm);
   } catch (const std::exception& e) {

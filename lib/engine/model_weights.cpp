@@ -46,25 +46,24 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
   // Row-parallel layers: this rank's subtree of the fixed K-chunk tree (see shard_layout.hpp);
   // the fast mode sums one plain chain per rank instead.
   const int row_chunks = reduction == Reduction::Deterministic ? s.local_chunks() : 1;
-  const int32_t hd = c.head_dim;
-  const WeightView emb = model.weight("token_embd.weight").rows(s.vocab0, s.n_vocab);
+  auto slice = [&](const std::string& name) { return shard_slice(model, name, s); };
+  const WeightView emb = slice("token_embd.weight");
   w.vocab0 = s.vocab0;
   w.n_vocab_rows = s.n_vocab;
   w.token_embd_type = emb.type;
   w.token_embd = upload_bytes<ByteVector>("token_embd", emb.data, ggml_row_bytes(emb.type, emb.n_in) * emb.n_out);
   w.output_norm = upload_vector(model.weight("output_norm.weight"));
-  w.output = pack({c.tied_output ? emb : model.weight("output.weight").rows(s.vocab0, s.n_vocab)});
+  w.output = pack({c.tied_output ? emb : slice("output.weight")});
   if (!c.tied_output) release(emb);
   for (int i = 0; i < c.n_layers; ++i) {
-    auto layer = [&](const char* suffix) { return model.weight(model.layer_weight_name(i, suffix)); };
+    auto layer = [&](const char* suffix) { return slice(model.layer_weight_name(i, suffix)); };
     LayerWeights l;
     l.attn_norm = upload_vector(layer("attn_norm"));
     l.ffn_norm = upload_vector(layer("ffn_norm"));
-    l.qkv = pack({layer("attn_q").rows(s.q_head0 * hd, s.q_dim(hd)), layer("attn_k").rows(s.kv_head0 * hd, s.kv_dim(hd)),
-                  layer("attn_v").rows(s.kv_head0 * hd, s.kv_dim(hd))});
-    l.wo = pack({layer("attn_output").columns(s.q_head0 * hd, s.q_dim(hd))}, row_chunks);
-    l.gate_up = pack({layer("ffn_gate").rows(s.ffn0, s.n_ffn), layer("ffn_up").rows(s.ffn0, s.n_ffn)});
-    l.down = pack({layer("ffn_down").columns(s.ffn0, s.n_ffn)}, row_chunks);
+    l.qkv = pack({layer("attn_q"), layer("attn_k"), layer("attn_v")});
+    l.wo = pack({layer("attn_output")}, row_chunks);
+    l.gate_up = pack({layer("ffn_gate"), layer("ffn_up")});
+    l.down = pack({layer("ffn_down")}, row_chunks);
     w.layers.push_back(std::move(l));
   }
   // RoPE inverse frequencies theta^(-2i/d), in double: part of the fixed, shape-only numerics.

@@ -2,6 +2,7 @@
 #include "sci_infer/model.hpp"
 
 #include "io/sha256.hpp"
+#include "model/shard_layout.hpp"
 
 #include <string>
 
@@ -20,7 +21,15 @@ struct ExpectedTensor {
   std::vector<uint64_t> shape;
 };
 
-std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
+// With a shard layout: the shapes of that rank's slices, as a shard file holds them.
+std::vector<ExpectedTensor> expected_tensors(const ModelConfig& full, const ShardLayout* s) {
+  ModelConfig c = full;
+  if (s) {
+    c.n_heads = s->n_q_heads;
+    c.n_kv_heads = s->n_kv_heads;
+    c.ffn_dim = s->n_ffn;
+    c.n_vocab = s->n_vocab;
+  }
   const uint64_t dim = c.dim, q = uint64_t(c.n_heads) * c.head_dim, kv = uint64_t(c.n_kv_heads) * c.head_dim;
   std::vector<ExpectedTensor> t = {{"token_embd.weight", {dim, uint64_t(c.n_vocab)}},
                                    {"output_norm.weight", {dim}}};
@@ -73,12 +82,23 @@ ModelConfig read_model_config(const GgufFile& f) {
     throw Error(f.path() + ": rope.freq_base and layer_norm_rms_epsilon must be positive");
   const GgufTensorInfo& emb = f.tensor("token_embd.weight");
   if (emb.ne.size() != 2) throw Error(f.path() + ": tensor 'token_embd.weight' must be 2-D");
-  c.n_vocab = static_cast<int32_t>(emb.ne[1]);
+  c.shard_tp = static_cast<int32_t>(f.get_uint_or("sci_infer.shard.tp", 1));
+  c.shard_rank = static_cast<int32_t>(f.get_uint_or("sci_infer.shard.rank", 0));
+  // A shard's embedding holds only its vocabulary rows; the full count is recorded.
+  c.n_vocab = static_cast<int32_t>(c.shard_tp > 1 ? f.get_uint("sci_infer.shard.vocab_size") : emb.ne[1]);
   if (f.has(a + "vocab_size") && f.get_uint(a + "vocab_size") != uint64_t(c.n_vocab))
     throw Error(f.path() + ": " + a + "vocab_size disagrees with token_embd.weight");
   c.tied_output = f.find_tensor("output.weight") == nullptr;
   c.weight_type = f.tensor("blk.0.attn_q.weight").type;
-  for (const auto& t : expected_tensors(c)) {
+  std::unique_ptr<ShardLayout> shard;
+  if (c.shard_tp > 1) {
+    try {
+      shard = std::make_unique<ShardLayout>(ShardLayout::make(c, c.shard_tp, c.shard_rank));
+    } catch (const Error& e) {
+      throw Error(f.path() + ": inconsistent shard file: " + e.what());
+    }
+  }
+  for (const auto& t : expected_tensors(c, shard.get())) {
     const GgufTensorInfo& info = f.tensor(t.name, t.shape);
     if (t.shape.size() == 1 && info.type != GgmlType::F32)
       throw Error(f.path() + ": norm tensor '" + t.name + "' must be F32, found " + ggml_type_name(info.type));
@@ -107,6 +127,14 @@ WeightView Model::weight(const std::string& name) const {
   w.n_out = t.ne.size() > 1 ? static_cast<int64_t>(t.ne[1]) : 1;
   w.data = file_->tensor_data(t);
   return w;
+}
+
+std::string shard_path(const std::string& pattern, int tp_rank) {
+  std::string p = pattern;
+  const std::string key = "{tp_rank}";
+  for (size_t at = p.find(key); at != std::string::npos; at = p.find(key, at))
+    p.replace(at, key.size(), std::to_string(tp_rank));
+  return p;
 }
 
 std::string model_fingerprint(const Model& model) {

@@ -1,5 +1,7 @@
 #include "model/shard_layout.hpp"
 
+#include <algorithm>
+
 #include "sci_infer/error.hpp"
 
 namespace sci_infer {
@@ -13,6 +15,10 @@ void ShardLayout::vocab_range(int32_t n_vocab, int tp, int r, int32_t& first, in
 ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
   const std::string what = "tensor parallelism " + std::to_string(tp) + " for model '" + c.name + "': ";
   if (tp < 1 || rank < 0 || rank >= tp) throw Error(what + "rank " + std::to_string(rank) + " is outside the group");
+  if (c.shard_tp > 1 && (c.shard_tp != tp || c.shard_rank != rank))
+    throw Error(what + "rank " + std::to_string(rank) + " opened the shard file of rank " + std::to_string(c.shard_rank) +
+                " of " + std::to_string(c.shard_tp) + " (name the shards with {tp_rank} and use --tp " +
+                std::to_string(c.shard_tp) + ")");
   if ((tp & (tp - 1)) != 0 || kReductionChunks % tp != 0)
     throw Error(what + "tp must be a power of two up to " + std::to_string(kReductionChunks) +
                 " (the row-parallel layers reduce over " + std::to_string(kReductionChunks) + " fixed K-chunks)");
@@ -22,10 +28,14 @@ ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
     throw Error(what + "the " + std::to_string(c.n_kv_heads) + " KV heads can be neither split nor replicated tp ways");
   if (c.ffn_dim % tp != 0) throw Error(what + "tp does not divide the FFN width " + std::to_string(c.ffn_dim));
   const int64_t q_dim = int64_t(c.n_heads) * c.head_dim;
-  if (q_dim % kReductionChunks != 0 || c.ffn_dim % kReductionChunks != 0)
-    throw Error(what + "attention width " + std::to_string(q_dim) + " and FFN width " + std::to_string(c.ffn_dim) +
-                " must be multiples of " + std::to_string(kReductionChunks) + " (the fixed reduction chunks)");
+  int chunks = kReductionChunks;
+  while (chunks > 1 && (q_dim % chunks != 0 || c.ffn_dim % chunks != 0)) chunks /= 2;
+  if (chunks % tp != 0)
+    throw Error(what + "this model's row-parallel layers reduce over " + std::to_string(chunks) +
+                " fixed K-chunks (attention width " + std::to_string(q_dim) + ", FFN width " +
+                std::to_string(c.ffn_dim) + "), which tp must divide");
   ShardLayout s;
+  s.reduction_chunks = chunks;
   s.tp = tp;
   s.rank = rank;
   s.n_q_heads = c.n_heads / tp;
@@ -47,6 +57,28 @@ ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
                 std::to_string(s.n_q_heads * c.head_dim) + " and " + std::to_string(s.n_ffn) + " columns (blocks of " +
                 std::to_string(block) + ")");
   return s;
+}
+
+}  // namespace sci_infer
+
+namespace sci_infer {
+
+WeightView shard_slice(const Model& model, const std::string& name, const ShardLayout& s) {
+  const WeightView w = model.weight(name);
+  const ModelConfig& c = model.config();
+  if (c.shard_tp == s.tp) return w;  // a shard file: already this rank's slice
+  const int64_t hd = c.head_dim;
+  auto ends_with = [&](const char* suffix) {
+    const std::string x(suffix);
+    return name.size() >= x.size() && name.compare(name.size() - x.size(), x.size(), x) == 0;
+  };
+  if (name == "token_embd.weight" || name == "output.weight") return w.rows(s.vocab0, s.n_vocab);
+  if (ends_with(".attn_q.weight")) return w.rows(s.q_head0 * hd, s.q_dim(c.head_dim));
+  if (ends_with(".attn_k.weight") || ends_with(".attn_v.weight")) return w.rows(s.kv_head0 * hd, s.kv_dim(c.head_dim));
+  if (ends_with(".attn_output.weight")) return w.columns(s.q_head0 * hd, s.q_dim(c.head_dim));
+  if (ends_with(".ffn_gate.weight") || ends_with(".ffn_up.weight")) return w.rows(s.ffn0, s.n_ffn);
+  if (ends_with(".ffn_down.weight")) return w.columns(s.ffn0, s.n_ffn);
+  return w;  // norms: replicated
 }
 
 }  // namespace sci_infer

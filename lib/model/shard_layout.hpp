@@ -20,7 +20,8 @@
 
 namespace sci_infer {
 
-// Part of the model's numerics, like the RoPE table: changing it changes every result.
+// Part of the model's numerics, like the RoPE table: changing it changes every result. A
+// model whose widths are not multiples of 16 uses the largest power of two dividing them.
 constexpr int kReductionChunks = 16;
 
 struct ShardLayout {
@@ -41,5 +42,9 @@ struct ShardLayout {
   // block-aligned for the weight type) when the model cannot be split tp ways.
   static ShardLayout make(const ModelConfig& c, int tp, int rank);
 };
+
+// This rank's slice of the model's tensor `name` (rows or columns, as above; norms whole).
+// If the model file is itself the shard of this layout, its tensors are returned as they are.
+WeightView shard_slice(const Model& model, const std::string& name, const ShardLayout& s);
 
 }  // namespace sci_infer

@@ -243,6 +243,16 @@ def case_tensor_parallel(c):
         assert f"x tp {tp} (deterministic" in out.stdout, out.stdout
     assert_same_results(c.path("tp1.h5"), c.path("tp2.h5"), "tp1 x dp4 vs tp2 x dp2")
     assert_same_results(c.path("tp1.h5"), c.path("tp4.h5"), "tp1 x dp4 vs tp4 x dp1")
+    # Per-rank shard files (`sci-infer shard`) give the same bits; a wrong layout is named.
+    for tp in (2, 4):
+        so = sh([c.bin, "shard", model, "--tp", tp, "-o", c.path("shards")]).stdout
+        assert f"gqa.tp{tp}.rank{tp - 1}.gguf" in so, so
+        pattern = c.path(f"shards/gqa.tp{tp}.rank{{tp_rank}}.gguf")
+        sh([c.mpiexec, "-n", 4, c.bin, "run", "-m", pattern, "-i", inp, "-o", c.path(f"shard{tp}.h5"), *gen, "--tp", tp])
+        assert_same_results(c.path("tp1.h5"), c.path(f"shard{tp}.h5"), f"tp1 full model vs tp{tp} shard files")
+    p = sh([c.mpiexec, "-n", 2, c.bin, "run", "-m", c.path("shards/gqa.tp2.rank0.gguf"), "-i", inp, "-o",
+            c.path("e0.h5"), "--tp", 2], check=False)
+    assert p.returncode != 0 and "opened the shard file of rank 0 of 2" in p.stderr, p.stderr
     # Scoring (log-probabilities of every prompt token) too.
     c.run(4, inp, c.path("score1.h5"), "--task", "score", "--threads", "1")
     c.run(4, inp, c.path("score4.h5"), "--task", "score", "--threads", "1", "--tp", 4)
