@@ -44,6 +44,9 @@ struct EngineOptions {
   // same results. The default reduction gives the same bits for every tp (reproducibility.md).
   int tensor_parallel = 1;
   Reduction reduction = Reduction::Deterministic;
+  // Collective constructor, fixed-order GEMM: ranks of a node holding the same weight slices
+  // share one copy in MPI shared memory (the lowest of them packs it).
+  bool share_node_weights = true;
 };
 
 struct Request {

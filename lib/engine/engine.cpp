@@ -14,12 +14,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 
 #include "engine/forward_pass.hpp"
 #include "engine/kv_cache.hpp"
 #include "engine/model_weights.hpp"
 #include "model/shard_layout.hpp"
+#include "parallel/node_shared_memory.hpp"
 #include "parallel/tensor_comm.hpp"
 #include "parallel/node_threads.hpp"
 #include "parallel/first_failure.hpp"
@@ -107,6 +109,7 @@ struct Engine::Impl {
   int threads = 1;
   ShardLayout shard;
   TensorComm tp;
+  std::unique_ptr<NodeSharedMemory> arena;  // node-shared packed weights (collective engines)
   ModelWeights weights;
   KvCache kv;
   ForwardPass forward;
@@ -117,15 +120,25 @@ struct Engine::Impl {
   MPI_Comm tp_comm = MPI_COMM_NULL;          // owned: split from comm when tensor_parallel > 1
 
   // tp_comm: this rank's tensor-parallel group (MPI_COMM_NULL: a group of one).
-  Impl(std::shared_ptr<const Model> m, EngineOptions o, MPI_Comm tp_comm)
+  // comm: the whole communicator (for node sharing), or MPI_COMM_NULL.
+  Impl(std::shared_ptr<const Model> m, EngineOptions o, MPI_Comm comm, MPI_Comm tp_comm)
       : model(std::move(m)),
         opt(o),
         threads(resolve_threads(o.threads)),
         shard(ShardLayout::make(model->config(), o.tensor_parallel, comm_rank(tp_comm))),
         tp(tp_comm == MPI_COMM_NULL ? TensorComm() : TensorComm(tp_comm, o.reduction)),
-        weights(ModelWeights::load(*model, o.gemm, threads, shard, o.reduction)),
+        arena(comm != MPI_COMM_NULL && o.share_node_weights && o.gemm == GemmBackend::FixedOrder
+                  ? std::make_unique<NodeSharedMemory>(comm, shard.rank)
+                  : nullptr),
+        weights(load_weights()),
         kv(local_config(model->config(), shard), o.kv_cache_bytes, o.max_sequences),
         forward(model->config(), shard, tp, o.max_step_tokens) {}
+
+  ModelWeights load_weights() {
+    ModelWeights w = ModelWeights::load(*model, opt.gemm, threads, shard, opt.reduction, arena.get());
+    if (arena) arena->publish();
+    return w;
+  }
 
   RecordResult error_result(const Request& r, const std::string& msg) const {
     RecordResult res;
@@ -364,7 +377,7 @@ Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
   check_options(options);
   if (options.tensor_parallel != 1)
     throw Error("Engine: tensor parallelism needs the collective constructor Engine(path, options, comm)");
-  impl_ = std::make_unique<Impl>(std::move(model), options, MPI_COMM_NULL);
+  impl_ = std::make_unique<Impl>(std::move(model), options, MPI_COMM_NULL, MPI_COMM_NULL);
 }
 
 Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm) {
@@ -381,26 +394,35 @@ Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm co
                 " ranks of the communicator");
   MPI_Comm tp_comm = MPI_COMM_NULL;
   if (tp > 1) MPI_Comm_split(comm, rank / tp, rank % tp, &tp_comm);
-  // Every local failure is caught so that this rank still joins the agreement below.
+  // Each stage catches every local failure so that this rank still joins the agreement that
+  // follows it; stages that communicate start only once all ranks passed the previous one.
   std::unique_ptr<Impl> impl;
-  std::string error;
-  try {
+  std::shared_ptr<const Model> model;
+  auto agree = [&](const std::function<void()>& stage) {
+    std::string error;
+    try {
+      stage();
+    } catch (const std::exception& e) {
+      error = *e.what() ? e.what() : "unknown error";
+    } catch (...) {
+      error = "unknown error";
+    }
+    const RankFailure failure = first_failure(comm, error.empty() ? 0 : 1, error);
+    if (failure.code != 0) {
+      impl.reset();
+      if (tp_comm != MPI_COMM_NULL) MPI_Comm_free(&tp_comm);
+      throw Error(failure.message);
+    }
+  };
+  agree([&] {
     ensure_kokkos_initialized();
     check_options(options);
-    auto model = Model::open(shard_path(model_path, rank % tp));
-    check_same_model(*model, comm);
-    impl = std::make_unique<Impl>(std::move(model), options, tp_comm);
-  } catch (const std::exception& e) {
-    error = *e.what() ? e.what() : "unknown error";
-  } catch (...) {
-    error = "unknown error";
-  }
-  const RankFailure failure = first_failure(comm, error.empty() ? 0 : 1, error);
-  if (failure.code != 0) {
-    impl.reset();
-    if (tp_comm != MPI_COMM_NULL) MPI_Comm_free(&tp_comm);
-    throw Error(failure.message);
-  }
+    model = Model::open(shard_path(model_path, rank % tp));
+  });
+  agree([&] { check_same_model(*model, comm); });
+  // Shape checks before the stage that communicates while loading (node-shared weights).
+  agree([&] { ShardLayout::make(model->config(), tp, rank % tp); });
+  agree([&] { impl = std::make_unique<Impl>(std::move(model), options, comm, tp_comm); });
   impl_ = std::move(impl);
   impl_->comm = comm;
   impl_->tp_comm = tp_comm;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 namespace sci_infer {
 namespace {
@@ -30,7 +31,7 @@ size_t ModelWeights::bytes() const {
 }
 
 ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_threads, const ShardLayout& s,
-                                Reduction reduction) {
+                                Reduction reduction, WeightArena* arena) {
   const ModelConfig& c = model.config();
   ModelWeights w;
   auto release = [&](const WeightView& p) {
@@ -39,7 +40,7 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
   // Packs (and fuses) this rank's slices for the GEMM backend, then drops their pages of the
   // mapped file: once a tensor has its packed copy, the file need not stay resident too.
   auto pack = [&](std::vector<WeightView> parts, int k_chunks = 1) {
-    auto linear = make_linear(backend, parts.data(), static_cast<int>(parts.size()), n_threads, k_chunks);
+    auto linear = make_linear(backend, parts.data(), static_cast<int>(parts.size()), n_threads, k_chunks, arena);
     for (const WeightView& p : parts) release(p);
     return linear;
   };
@@ -51,7 +52,16 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
   w.vocab0 = s.vocab0;
   w.n_vocab_rows = s.n_vocab;
   w.token_embd_type = emb.type;
-  w.token_embd = upload_bytes<ByteVector>("token_embd", emb.data, ggml_row_bytes(emb.type, emb.n_in) * emb.n_out);
+  const size_t emb_bytes = ggml_row_bytes(emb.type, emb.n_in) * emb.n_out;
+  if constexpr (std::is_same_v<ByteVector::memory_space, Kokkos::HostSpace>) {
+    if (arena) {  // the embedding table is large too: share it like the GEMM weights
+      bool fill = false;
+      uint8_t* p = arena->allocate(emb_bytes, &fill);
+      if (fill) std::memcpy(p, emb.data, emb_bytes);
+      w.token_embd = ByteVector(p, emb_bytes);  // unmanaged: the arena owns the memory
+    }
+  }
+  if (w.token_embd.extent(0) == 0) w.token_embd = upload_bytes<ByteVector>("token_embd", emb.data, emb_bytes);
   w.output_norm = upload_vector(model.weight("output_norm.weight"));
   w.output = pack({c.tied_output ? emb : slice("output.weight")});
   if (!c.tied_output) release(emb);

@@ -28,8 +28,9 @@ struct ModelWeights {
   Kokkos::View<double*> rope_inv_freq;
   size_t bytes() const;
 
+  // arena: where packed weights go (node-shared memory), or nullptr for private memory.
   static ModelWeights load(const Model& model, GemmBackend backend, int n_threads, const ShardLayout& shard,
-                           Reduction reduction);
+                           Reduction reduction, WeightArena* arena = nullptr);
 };
 
 }  // namespace sci_infer

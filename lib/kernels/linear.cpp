@@ -38,9 +38,9 @@ void check_k_chunks(const std::string& name, int64_t k, int c) {
 }
 
 std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts, int n_parts,
-                                    int n_threads, int k_chunks) {
+                                    int n_threads, int k_chunks, WeightArena* arena) {
   switch (backend) {
-    case GemmBackend::FixedOrder: return make_linear_fixed_order(parts, n_parts, n_threads, k_chunks);
+    case GemmBackend::FixedOrder: return make_linear_fixed_order(parts, n_parts, n_threads, k_chunks, arena);
     case GemmBackend::Kokkos: return make_linear_kokkos(parts, n_parts, k_chunks);
     case GemmBackend::OneDnn: return make_linear_onednn(parts, n_parts);
     case GemmBackend::Cublas:

@@ -42,6 +42,16 @@ class Linear {
   int k_chunks_ = 1;
 };
 
+// Where a backend may put its packed weights instead of private heap memory: the ranks of a node
+// that hold the same slices share one copy (parallel/node_shared_memory.hpp). allocate() is
+// collective over those ranks, called in the same order on each; exactly one of them gets
+// *fill = true and writes the memory, which the others may read once the arena is published.
+class WeightArena {
+ public:
+  virtual ~WeightArena() = default;
+  virtual uint8_t* allocate(size_t bytes, bool* fill) = 0;  // 64-byte aligned
+};
+
 // Throws unless c is a power of two that divides k.
 void check_k_chunks(const std::string& name, int64_t k, int c);
 
@@ -59,12 +69,13 @@ inline float tree_sum(const float* v, int leaves, int64_t stride) {
 // (fused Q|K|V and gate|up projections: one pass over X instead of two or three).
 // k_chunks > 1 selects the K-chunked reduction above (fixed and kokkos backends; the vendor
 // backends are not bitwise reproducible anyway and ignore it).
+// An arena is used by the fixed-order backend (the default); the others keep private copies.
 std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts, int n_parts,
-                                    int n_threads, int k_chunks = 1);
+                                    int n_threads, int k_chunks = 1, WeightArena* arena = nullptr);
 
 // Per-backend factories (each in its own file).
 std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads,
-                                                int k_chunks = 1);
+                                                int k_chunks = 1, WeightArena* arena = nullptr);
 std::unique_ptr<Linear> make_linear_kokkos(const WeightView* parts, int n_parts, int k_chunks = 1);
 std::unique_ptr<Linear> make_linear_onednn(const WeightView* parts, int n_parts);
 std::unique_ptr<Linear> make_linear_cublas(const WeightView* parts, int n_parts);

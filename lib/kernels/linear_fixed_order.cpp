@@ -72,7 +72,7 @@ inline void widen_portable(GgmlType t, const void* panel_row, const float* scale
 
 class FixedOrderLinear final : public Linear {
  public:
-  FixedOrderLinear(const WeightView* parts, int n_parts, int n_threads, int k_chunks)
+  FixedOrderLinear(const WeightView* parts, int n_parts, int n_threads, int k_chunks, WeightArena* arena)
       : type_(parts[0].type), n_threads_(std::max(1, n_threads)) {
     n_in_ = parts[0].n_in;
     for (int p = 0; p < n_parts; ++p) {
@@ -87,14 +87,26 @@ class FixedOrderLinear final : public Linear {
     n_panels_ = (n_out_ + kPanel - 1) / kPanel;
     elem_bytes_ = type_ == GgmlType::F32 ? 4 : (type_ == GgmlType::Q8_0 ? 1 : 2);
     panel_bytes_ = static_cast<size_t>(n_in_) * kPanel * elem_bytes_;
-    data_ = std::make_unique<AlignedBuffer<uint8_t>>(panel_bytes_ * n_panels_);
-    if (type_ == GgmlType::Q8_0)
-      scales_ = std::make_unique<AlignedBuffer<float>>(static_cast<size_t>(n_panels_) * (n_in_ / 32) * kPanel);
-    pack(parts, n_parts);
+    // One block: panels, then (Q8_0) the scales, both 64-byte aligned.
+    const size_t data_bytes = (panel_bytes_ * n_panels_ + 63) / 64 * 64;
+    const size_t scale_bytes =
+        type_ == GgmlType::Q8_0 ? static_cast<size_t>(n_panels_) * (n_in_ / 32) * kPanel * sizeof(float) : 0;
+    bytes_ = data_bytes + scale_bytes;
+    bool fill = true;
+    uint8_t* base = nullptr;
+    if (arena) {
+      base = arena->allocate(bytes_, &fill);  // shared with the node's other replicas
+    } else {
+      owned_ = std::make_unique<AlignedBuffer<uint8_t>>(bytes_);
+      base = owned_->ptr;
+    }
+    data_ = base;
+    scales_ = scale_bytes ? reinterpret_cast<float*>(base + data_bytes) : nullptr;
+    if (fill) pack(parts, n_parts);
   }
 
   size_t bytes() const override {
-    return data_->n + (scales_ ? scales_->n * sizeof(float) : 0);
+    return bytes_;
   }
 
   void forward(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) const override {
@@ -124,8 +136,10 @@ class FixedOrderLinear final : public Linear {
   int64_t n_panels_ = 0;
   size_t elem_bytes_ = 4;
   size_t panel_bytes_ = 0;
-  std::unique_ptr<AlignedBuffer<uint8_t>> data_;
-  std::unique_ptr<AlignedBuffer<float>> scales_;
+  size_t bytes_ = 0;
+  std::unique_ptr<AlignedBuffer<uint8_t>> owned_;  // private memory when there is no arena
+  uint8_t* data_ = nullptr;
+  float* scales_ = nullptr;
 
   // Reorders the file's row-major [N][K] weight into [panel][k][32] (+ [panel][k/32][32] scales).
   void pack(const WeightView* parts, int n_parts) {
@@ -135,9 +149,9 @@ class FixedOrderLinear final : public Linear {
         const int64_t n = row_base + r;
         const int64_t panel = n / kPanel, col = n % kPanel;
         const uint8_t* src = parts[p].row(r);
-        uint8_t* dst = data_->ptr + panel * panel_bytes_;
+        uint8_t* dst = data_ + panel * panel_bytes_;
         if (type_ == GgmlType::Q8_0) {
-          float* sc = scales_->ptr + panel * (n_in_ / 32) * kPanel;
+          float* sc = scales_ + panel * (n_in_ / 32) * kPanel;
           for (int64_t b = 0; b < n_in_ / 32; ++b) {
             const uint8_t* block = src + b * 34;
             uint16_t d;
@@ -156,10 +170,10 @@ class FixedOrderLinear final : public Linear {
   }
 
   const uint8_t* panel_row(int64_t panel, int64_t k) const {
-    return data_->ptr + panel * panel_bytes_ + static_cast<size_t>(k) * kPanel * elem_bytes_;
+    return data_ + panel * panel_bytes_ + static_cast<size_t>(k) * kPanel * elem_bytes_;
   }
   const float* panel_scales(int64_t panel, int64_t k) const {
-    return scales_ ? scales_->ptr + (panel * (n_in_ / 32) + k / 32) * kPanel : nullptr;
+    return scales_ ? scales_ + (panel * (n_in_ / 32) + k / 32) * kPanel : nullptr;
   }
 
   void store(const float* acc, int rows, int64_t panel, float* y, int64_t ldy) const {
@@ -294,8 +308,8 @@ class FixedOrderLinear final : public Linear {
 }  // namespace
 
 std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads,
-                                                int k_chunks) {
-  return std::make_unique<FixedOrderLinear>(parts, n_parts, n_threads, k_chunks);
+                                                int k_chunks, WeightArena* arena) {
+  return std::make_unique<FixedOrderLinear>(parts, n_parts, n_threads, k_chunks, arena);
 }
 
 }  // namespace sci_infer
