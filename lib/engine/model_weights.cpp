@@ -54,12 +54,17 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
   w.token_embd_type = emb.type;
   const size_t emb_bytes = ggml_row_bytes(emb.type, emb.n_in) * emb.n_out;
   if constexpr (std::is_same_v<ByteVector::memory_space, Kokkos::HostSpace>) {
-    if (arena) {  // the embedding table is large too: share it like the GEMM weights
+    if (arena && arena->shared()) {  // the embedding table is large too: share it like the GEMM weights
       bool fill = false;
       uint8_t* p = arena->allocate(emb_bytes, &fill);
       if (fill) std::memcpy(p, emb.data, emb_bytes);
       w.token_embd = ByteVector(p, emb_bytes);  // unmanaged: the arena owns the memory
     }
+  }
+  if constexpr (std::is_same_v<ByteVector::memory_space, Kokkos::HostSpace>) {
+    // Host memory: read the rows straight from the mapped file (a lookup touches only the rows
+    // it needs) instead of holding a second copy of the table. The Model outlives the weights.
+    if (w.token_embd.extent(0) == 0) w.token_embd = ByteVector(const_cast<uint8_t*>(emb.data), emb_bytes);
   }
   if (w.token_embd.extent(0) == 0) w.token_embd = upload_bytes<ByteVector>("token_embd", emb.data, emb_bytes);
   w.output_norm = upload_vector(model.weight("output_norm.weight"));

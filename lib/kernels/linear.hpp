@@ -50,6 +50,7 @@ class WeightArena {
  public:
   virtual ~WeightArena() = default;
   virtual uint8_t* allocate(size_t bytes, bool* fill) = 0;  // 64-byte aligned
+  virtual bool shared() const = 0;  // false: every allocation is this rank's own
 };
 
 // Throws unless c is a power of two that divides k.

@@ -21,6 +21,7 @@ class NodeSharedMemory final : public WeightArena {
   NodeSharedMemory& operator=(const NodeSharedMemory&) = delete;
 
   uint8_t* allocate(size_t bytes, bool* fill) override;
+  bool shared() const override { return size_ > 1; }
   // Collective: after it, what the filling rank wrote is visible to every sharer.
   void publish();
   int sharers() const { return size_; }
