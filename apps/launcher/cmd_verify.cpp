@@ -63,19 +63,37 @@ Runner add_verify(CLI::App& app) {
     std::string output;
     uint64_t sample = 0;
     int threads = 0;
+    std::string model;
   };
   auto a = std::make_shared<Args>();
   app.add_option("output", a->output, "Output HDF5 file written by sci-infer run")->required();
   app.add_option("--sample", a->sample, "Re-run only K records, evenly spread (0 = all)");
   app.add_option("--threads,-t", a->threads, "Threads (results do not depend on it)");
+  app.add_option("--model,-m", a->model,
+                 "Model file to rerun with (default: the recorded one; needed for jobs run on shard files)");
   return [=] {
     const OutputInfo info = read_output_info(a->output);
     RunConfig cfg = recorded_config(attr(info, "sci_infer.config"));
     cfg.engine.threads = a->threads;
-    const std::string want_sha = attr(info, "sci_infer.model_sha256");
-    const std::string have_sha = sha256_file_hex(cfg.engine.model);
-    if (want_sha != have_sha)
-      throw Error(cfg.engine.model + ": SHA-256 " + have_sha + " differs from the recorded " + want_sha);
+    // One rank reruns every record: tensor parallelism (deterministic) does not change bits.
+    if (cfg.engine.tp > 1 && cfg.engine.reduction == "fast")
+      std::printf("note: the job used --tp %d --reduction fast, whose bits depend on tp: expect differences\n",
+                  cfg.engine.tp);
+    cfg.engine.tp = 1;
+    if (!a->model.empty()) {
+      cfg.engine.model = a->model;
+      const std::string want = attr(info, "sci_infer.model_fingerprint");
+      const std::string have = model_fingerprint(*Model::open(a->model));
+      if (want != have) throw Error(a->model + ": not the model of this output (fingerprint " + have.substr(0, 16) +
+                                    "... vs recorded " + want.substr(0, 16) + "...)");
+    } else {
+      if (cfg.engine.model.find("{tp_rank}") != std::string::npos)
+        throw Error("the job ran on shard files (" + cfg.engine.model + "): pass --model with the original model");
+      const std::string want_sha = attr(info, "sci_infer.model_sha256");
+      const std::string have_sha = sha256_file_hex(cfg.engine.model);
+      if (want_sha != have_sha)
+        throw Error(cfg.engine.model + ": SHA-256 " + have_sha + " differs from the recorded " + want_sha);
+    }
     const auto recorded = read_output_results(a->output);
     std::vector<uint64_t> picked;
     for (const auto& [i, r] : recorded) picked.push_back(i);

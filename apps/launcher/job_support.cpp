@@ -153,6 +153,7 @@ JobProvenance::JobProvenance(const RunConfig& cfg, std::string config_text, MPI_
 
 void JobProvenance::describe_model(const Model& model) {
   model_sha256_ = sha256_file_hex(model.path());
+  model_fingerprint_ = model_fingerprint(model);
   const ModelConfig& c = model.config();
   char buf[1024];
   std::snprintf(buf, sizeof buf,
@@ -170,6 +171,7 @@ StringAttrs JobProvenance::string_attrs(bool finished) const {
           {"sci_infer.git_commit", kGitCommit},
           {"sci_infer.model_path", cfg_.engine.model},
           {"sci_infer.model_sha256", model_sha256_},
+          {"sci_infer.model_fingerprint", model_fingerprint_},
           {"sci_infer.model_metadata", model_metadata_},
           {"sci_infer.input_path", cfg_.input},
           {"sci_infer.config", config_text_},

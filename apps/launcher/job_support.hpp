@@ -67,7 +67,7 @@ class JobProvenance {
 
  private:
   const RunConfig& cfg_;
-  std::string config_text_, hostnames_, start_time_, model_sha256_, model_metadata_;
+  std::string config_text_, hostnames_, start_time_, model_sha256_, model_fingerprint_, model_metadata_;
   int n_ranks_ = 1;
 };
 

@@ -243,6 +243,9 @@ def case_tensor_parallel(c):
         assert f"x tp {tp} (deterministic" in out.stdout, out.stdout
     assert_same_results(c.path("tp1.h5"), c.path("tp2.h5"), "tp1 x dp4 vs tp2 x dp2")
     assert_same_results(c.path("tp1.h5"), c.path("tp4.h5"), "tp1 x dp4 vs tp4 x dp1")
+    other = c.path("other.gguf")
+    sh([c.bin, "make-model", "--preset", "tiny", "--dim", "256", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+        "--seed", "99", "--context", "256", "--out", other])
     # Per-rank shard files (`sci-infer shard`) give the same bits; a wrong layout is named.
     for tp in (2, 4):
         so = sh([c.bin, "shard", model, "--tp", tp, "-o", c.path("shards")]).stdout
@@ -250,6 +253,11 @@ def case_tensor_parallel(c):
         pattern = c.path(f"shards/gqa.tp{tp}.rank{{tp_rank}}.gguf")
         sh([c.mpiexec, "-n", 4, c.bin, "run", "-m", pattern, "-i", inp, "-o", c.path(f"shard{tp}.h5"), *gen, "--tp", tp])
         assert_same_results(c.path("tp1.h5"), c.path(f"shard{tp}.h5"), f"tp1 full model vs tp{tp} shard files")
+    # verify reruns a tp 4 job on shard files with the original model, on one rank.
+    v = sh([c.bin, "verify", c.path("shard4.h5"), "--model", model, "--sample", 10])
+    assert "10 identical, 0 different" in v.stdout, v.stdout
+    p = sh([c.bin, "verify", c.path("shard4.h5"), "--model", other], check=False)
+    assert p.returncode != 0 and "not the model of this output" in p.stderr, p.stderr
     p = sh([c.mpiexec, "-n", 2, c.bin, "run", "-m", c.path("shards/gqa.tp2.rank0.gguf"), "-i", inp, "-o",
             c.path("e0.h5"), "--tp", 2], check=False)
     assert p.returncode != 0 and "opened the shard file of rank 0 of 2" in p.stderr, p.stderr
@@ -266,9 +274,6 @@ def case_tensor_parallel(c):
     p = sh([c.mpiexec, "-n", 4, c.bin, "run", "-m", six, "-i", c.make_input("in96.h5", 4, emb=False), "-o",
             c.path("e2.h5"), "--tp", 4], check=False)
     assert p.returncode != 0 and "does not divide the 6 attention heads" in p.stderr, p.stderr
-    other = c.path("other.gguf")
-    sh([c.bin, "make-model", "--preset", "tiny", "--dim", "256", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
-        "--seed", "99", "--context", "256", "--out", other])
     common = ["run", "-i", inp, "-o", c.path("e3.h5"), "--tp", "2"]
     p = sh([c.mpiexec, "-n", 1, c.bin, *common, "-m", model, ":", "-n", 1, c.bin, *common, "-m", other], check=False)
     assert p.returncode != 0 and "model files differ between ranks" in p.stderr, p.stderr
