@@ -26,6 +26,10 @@ sci_infer::EngineOptions to_engine_options(const sci_infer_options* o) {
   at_least("kv_cache_mb", o->kv_cache_mb, 1);
   at_least("max_batch", o->max_batch, 1);
   at_least("max_step_tokens", o->max_step_tokens, 1);
+  at_least("tensor_parallel", o->tensor_parallel, 1);
+  if (o->reduction != SCI_INFER_REDUCTION_DETERMINISTIC && o->reduction != SCI_INFER_REDUCTION_FAST)
+    fail(SCI_INFER_ERR_ARGUMENT, "options->reduction is " + std::to_string(o->reduction) +
+                                     ", must be SCI_INFER_REDUCTION_DETERMINISTIC (0) or SCI_INFER_REDUCTION_FAST (1)");
   if (o->pooling != SCI_INFER_POOLING_MEAN && o->pooling != SCI_INFER_POOLING_LAST)
     fail(SCI_INFER_ERR_ARGUMENT, "options->pooling is " + std::to_string(o->pooling) +
                                      ", must be SCI_INFER_POOLING_MEAN (0) or SCI_INFER_POOLING_LAST (1)");
@@ -46,6 +50,8 @@ sci_infer::EngineOptions to_engine_options(const sci_infer_options* o) {
   e.max_sequences = o->max_batch;
   e.max_step_tokens = o->max_step_tokens;
   e.pooling = o->pooling == SCI_INFER_POOLING_LAST ? sci_infer::Pooling::Last : sci_infer::Pooling::Mean;
+  e.tensor_parallel = o->tensor_parallel;
+  e.reduction = o->reduction == SCI_INFER_REDUCTION_FAST ? sci_infer::Reduction::Fast : sci_infer::Reduction::Deterministic;
   return e;
 }
 
@@ -75,25 +81,31 @@ int create(const char* function, const char* model_path, const sci_infer_options
   } catch (const Failure& f) {
     return record(nullptr, function, f.status, f.message);
   }
-  // Everything local is caught so that this rank still joins the agreement below.
-  std::unique_ptr<sci_infer_engine> h;
+  // Argument checks are local: caught so that this rank still joins the agreement below.
+  sci_infer::EngineOptions engine_options;
   int status = SCI_INFER_OK;
   std::string message;
   try {
     if (out == nullptr) fail(SCI_INFER_ERR_ARGUMENT, "the output pointer `engine` is NULL");
     if (model_path == nullptr) fail(SCI_INFER_ERR_ARGUMENT, "model_path is NULL");
-    const sci_infer::EngineOptions engine_options = to_engine_options(options);
-    h = std::make_unique<sci_infer_engine>();
-    h->engine = std::make_unique<sci_infer::Engine>(sci_infer::Model::open(model_path), engine_options);
+    engine_options = to_engine_options(options);
   } catch (...) {
-    std::tie(status, message) = current_exception_status(SCI_INFER_ERR_LOAD);
-    h.reset();
+    std::tie(status, message) = current_exception_status(SCI_INFER_ERR_ARGUMENT);
   }
   try {
     const sci_infer::RankFailure agreed = sci_infer::first_failure(comm, status, message);
     if (agreed.code != SCI_INFER_OK) return record(nullptr, function, agreed.code, agreed.message);
   } catch (...) {
     const auto [s, m] = current_exception_status(SCI_INFER_ERR_INTERNAL);
+    return record(nullptr, function, s, m);
+  }
+  // The collective C++ constructor: tensor-parallel groups, node-shared weights, and its own
+  // agreement, so a load failure on any rank is the same error on every rank.
+  auto h = std::make_unique<sci_infer_engine>();
+  try {
+    h->engine = std::make_unique<sci_infer::Engine>(model_path, engine_options, comm);
+  } catch (...) {
+    const auto [s, m] = current_exception_status(SCI_INFER_ERR_LOAD);
     return record(nullptr, function, s, m);
   }
   *out = h.release();
@@ -115,6 +127,8 @@ void sci_infer_options_init(sci_infer_options* o) {
   o->max_step_tokens = d.max_step_tokens;
   o->pooling = d.pooling == sci_infer::Pooling::Last ? SCI_INFER_POOLING_LAST : SCI_INFER_POOLING_MEAN;
   std::strncpy(o->gemm, sci_infer::gemm_backend_name(d.gemm), sizeof o->gemm - 1);
+  o->tensor_parallel = d.tensor_parallel;
+  o->reduction = SCI_INFER_REDUCTION_DETERMINISTIC;
 }
 
 int sci_infer_engine_create(const char* model_path, const sci_infer_options* options, MPI_Comm comm,

@@ -22,11 +22,13 @@ module sci_infer
                                 SCI_INFER_ERR_LOAD = 5, SCI_INFER_ERR_MPI = 6, SCI_INFER_ERR_REQUEST = 7, &
                                 SCI_INFER_ERR_INTERNAL = 8
   integer(c_int32_t), parameter, public :: SCI_INFER_POOLING_MEAN = 0, SCI_INFER_POOLING_LAST = 1
+  integer(c_int32_t), parameter, public :: SCI_INFER_REDUCTION_DETERMINISTIC = 0, SCI_INFER_REDUCTION_FAST = 1
 
   ! sci_infer_options; initialise with sci_infer_options_init before changing fields.
   type, bind(c), public :: sci_infer_options
     integer(c_int32_t) :: struct_size, threads, kv_cache_mb, max_batch, max_step_tokens, pooling
     character(kind=c_char) :: gemm(16)
+    integer(c_int32_t) :: tensor_parallel, reduction  ! see sci_infer.h
   end type
 
   ! An engine handle. A default-initialised one is NULL (every call on it returns SCI_INFER_ERR_HANDLE).

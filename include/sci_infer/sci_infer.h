@@ -67,7 +67,14 @@ typedef struct sci_infer_options {
   int32_t pooling;         /* sci_infer_pooling, for embed (default mean over positions) */
   char gemm[16];           /* NUL-terminated: "fixed" (default, bitwise reproducible), "kokkos",
                               "onednn", "cublas" (CUDA builds) */
+  int32_t tensor_parallel; /* >= 1 (default 1): consecutive groups of this many ranks share one
+                              model; every rank of a group makes the same calls with the same
+                              inputs and gets the same outputs (docs/scaling.md) */
+  int32_t reduction;       /* sci_infer_reduction: DETERMINISTIC (default, same bits for every
+                              tensor_parallel) or FAST (MPI_Allreduce) */
 } sci_infer_options;
+
+enum sci_infer_reduction { SCI_INFER_REDUCTION_DETERMINISTIC = 0, SCI_INFER_REDUCTION_FAST = 1 };
 
 /* A batch of n sequences. Inputs are concatenated sequence after sequence, with a count per
  * sequence. Give token ids or text (not both), optionally preceded by embedding rows. */

@@ -107,6 +107,39 @@ int main(int argc, char** argv) {
   check(same_bits(expect[2].logprobs, gen_lp.data(), size_t(count)), "generate logprobs: C == C++ bit for bit");
   sci_infer_engine_destroy(c);
 
+  // Tensor parallelism through the C API: both ranks make the same calls and get the one-rank bits.
+  int world = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  if (world % 2 == 0) {
+    sci_infer_options o;
+    sci_infer_options_init(&o);
+    o.tensor_parallel = 2;
+    sci_infer_engine* t = nullptr;
+    check(sci_infer_engine_create(path.c_str(), &o, MPI_COMM_WORLD, &t) == SCI_INFER_OK, "C create, tensor_parallel 2");
+    in = sci_infer_input{};
+    in.n = 1;
+    in.first_id = score.id;
+    in.tokens = score.tokens.data();
+    in.token_counts = &n_score;
+    std::fill(lp.begin(), lp.end(), 0.0f);
+    check(sci_infer_score(t, &in, lp.data(), n_score, nullptr, &count) == SCI_INFER_OK, "C score, tp 2");
+    check(same_bits(expect[1].logprobs, lp.data(), size_t(count)), "score: C tp 2 == C++ one rank, bit for bit");
+    in = sci_infer_input{};
+    in.n = 1;
+    in.first_id = gen.id;
+    in.text = prompt;
+    in.text_lengths = &prompt_len;
+    check(sci_infer_generate(t, &in, &p, ids.data(), gen_lp.data(), gen.max_new_tokens, nullptr, &count) ==
+              SCI_INFER_OK,
+          "C generate, tp 2");
+    check(same_bits(expect[2].logprobs, gen_lp.data(), size_t(count)), "generate: C tp 2 == C++ one rank");
+    o.tensor_parallel = 0;
+    sci_infer_engine* bad = nullptr;
+    check(sci_infer_engine_create(path.c_str(), &o, MPI_COMM_WORLD, &bad) == SCI_INFER_ERR_ARGUMENT,
+          "tensor_parallel 0 is an argument error");
+    sci_infer_engine_destroy(t);
+  }
+
   // The C++ collective constructor: a bad path on rank 1 only throws on every rank.
   int size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
