@@ -261,6 +261,7 @@ struct Engine::Impl {
         budget -= take;
       }
     }
+    set_kernel_threads(threads);  // Serial-backend kernels fan out over this engine's threads
     const StepOutputs out = forward.run(plan, kv.views(), weights);
 
     // Consume the outputs in plan order (positions ascending within each sequence).

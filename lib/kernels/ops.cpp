@@ -1,10 +1,41 @@
 // Kokkos kernels of the transformer block (see ops.hpp for the reproducibility rules).
 #include "kernels/ops.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 namespace sci_infer {
 namespace {
+
+std::atomic<int> g_kernel_threads{1};
+
+// Debian's Kokkos has only the Serial backend, which would run these kernels on one core of the
+// rank. On Serial, the row-parallel kernels and attention fan out over the rank's OpenMP
+// threads instead, running the same functor for each index, each index wholly on one thread
+// (so the bits never depend on the thread count). Parallel backends use Kokkos as they are.
+bool host_fan_out() {
+#if defined(KOKKOS_ENABLE_SERIAL)
+  return std::is_same<Kokkos::DefaultExecutionSpace, Kokkos::Serial>::value && kernel_threads() > 1;
+#else
+  return false;
+#endif
+}
+
+// f(t) for every row t < n.
+template <class F>
+void for_each_row(const char* name, int32_t n, const F& f) {
+  if (host_fan_out()) {
+#pragma omp parallel for schedule(static) num_threads(kernel_threads()) if (n > 1)
+    for (int32_t t = 0; t < n; ++t) f(t);
+    return;
+  }
+  Kokkos::parallel_for(name, Kokkos::RangePolicy<>(0, n), f);
+}
 
 // IEEE half -> float, by bits, usable in device code (no host intrinsics).
 KOKKOS_INLINE_FUNCTION float half_bits_to_float(uint16_t h) {
@@ -73,6 +104,9 @@ KOKKOS_INLINE_FUNCTION size_t row_bytes_device(GgmlType type, int32_t n) {
 
 }  // namespace
 
+void set_kernel_threads(int n) { g_kernel_threads = n > 0 ? n : 1; }
+int kernel_threads() { return g_kernel_threads; }
+
 void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t vocab0, int32_t n_rows,
                   const StepTokens& st, const Matrix& embeddings, const Matrix& x) {
   const auto token = st.token;
@@ -92,13 +126,12 @@ void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t v
 
 void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matrix& out) {
   const int32_t dim = static_cast<int32_t>(x.extent(1));
-  Kokkos::parallel_for(
-      "sci_infer::rms_norm", Kokkos::RangePolicy<>(0, n), KOKKOS_LAMBDA(const int32_t t) {
-        double ss = 0.0;  // sequential, in double: fixed order and no cancellation worries
-        for (int32_t j = 0; j < dim; ++j) ss += double(x(t, j)) * double(x(t, j));
-        const float scale = static_cast<float>(1.0 / sqrt(ss / dim + double(eps)));
-        for (int32_t j = 0; j < dim; ++j) out(t, j) = (x(t, j) * scale) * w(j);
-      });
+  for_each_row("sci_infer::rms_norm", n, KOKKOS_LAMBDA(const int32_t t) {
+    double ss = 0.0;  // sequential, in double: fixed order and no cancellation worries
+    for (int32_t j = 0; j < dim; ++j) ss += double(x(t, j)) * double(x(t, j));
+    const float scale = static_cast<float>(1.0 / sqrt(ss / dim + double(eps)));
+    for (int32_t j = 0; j < dim; ++j) out(t, j) = (x(t, j) * scale) * w(j);
+  });
 }
 
 void rope_table(const Kokkos::View<double*>& inv_freq, const StepTokens& st, const Matrix& cos_sin) {
@@ -145,89 +178,139 @@ void kv_store(const Matrix& qkv, int32_t k_col0, int32_t v_col0, int32_t kv_dim,
       });
 }
 
+namespace {
+
+// Causal attention of one (token, query head), in two parts that every backend runs the same way:
+// block(b) reduces key block b (32 positions) to its max score, sum of exponentials and
+// exp-weighted sum of V; combine() merges the blocks in position order.
+struct AttentionKernel {
+  Matrix qkv, out;
+  Kokkos::View<float****, Kokkos::LayoutRight> kc, vc;
+  IntMatrix pages;
+  IntVector seq_slot, position;
+  int32_t n_heads, group, head_dim, layer, part;
+  float scale;
+
+  KOKKOS_INLINE_FUNCTION int32_t blocks(int32_t t) const { return position(t) / kKvBlock + 1; }
+
+  KOKKOS_INLINE_FUNCTION void block(int32_t t, int32_t h, int32_t b, float* p) const {
+    const int32_t kvh = h / group, pos = position(t), qcol = h * head_dim;
+    const int32_t page = pages(seq_slot(t), b);
+    const int32_t j_end = (b == blocks(t) - 1) ? pos % kKvBlock + 1 : kKvBlock;
+    // Scores of the block's keys: K pages are stored [dim][position], so the inner loop runs
+    // over positions (vectorizable) while each score is still summed over d in order.
+    float score[kKvBlock];
+    for (int32_t j = 0; j < kKvBlock; ++j) score[j] = 0.0f;
+    for (int32_t d = 0; d < head_dim; ++d) {
+      const float qd = qkv(t, qcol + d);
+      const float* krow = &kc(layer, page, kvh * head_dim + d, 0);
+      for (int32_t j = 0; j < j_end; ++j) score[j] += qd * krow[j];  // unwritten slots never read
+    }
+    float m = -INFINITY;
+    for (int32_t j = 0; j < j_end; ++j) {
+      score[j] *= scale;
+      m = score[j] > m ? score[j] : m;
+    }
+    float l = 0.0f;
+    for (int32_t d = 0; d < head_dim; ++d) p[2 + d] = 0.0f;
+    for (int32_t j = 0; j < j_end; ++j) {
+      const float e = expf(score[j] - m);
+      l += e;
+      const float* vrow = &vc(layer, page, j, kvh * head_dim);
+      for (int32_t d = 0; d < head_dim; ++d) p[2 + d] += e * vrow[d];
+    }
+    p[0] = m;
+    p[1] = l;
+  }
+
+  // partial: blocks(t) records of `part` floats; w: blocks(t) floats of workspace.
+  KOKKOS_INLINE_FUNCTION void combine(int32_t t, int32_t h, const float* partial, float* w) const {
+    const int32_t n_blocks = blocks(t), qcol = h * head_dim;
+    float m = -INFINITY;  // max is order-free; sums below are sequential in block order
+    for (int32_t b = 0; b < n_blocks; ++b) m = partial[b * part] > m ? partial[b * part] : m;
+    float l = 0.0f;
+    for (int32_t b = 0; b < n_blocks; ++b) {
+      w[b] = expf(partial[b * part] - m);
+      l += w[b] * partial[b * part + 1];
+    }
+    for (int32_t d = 0; d < head_dim; ++d) {
+      float acc = 0.0f;
+      for (int32_t b = 0; b < n_blocks; ++b) acc += w[b] * partial[b * part + 2 + d];
+      out(t, qcol + d) = acc / l;
+    }
+  }
+};
+
+}  // namespace
+
 void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, int32_t layer,
                const StepTokens& st, const KvCacheViews& cache, const Matrix& out) {
+  const AttentionKernel a{qkv, out, cache.k, cache.v, cache.page_table, st.seq_slot, st.position, n_heads,
+                          n_heads / n_kv_heads, head_dim, layer, head_dim + 2,
+                          static_cast<float>(1.0 / std::sqrt(double(head_dim)))};
+  const int32_t max_blocks = st.max_position / kKvBlock + 1;
+  const size_t work_floats = size_t(max_blocks) * (a.part + 1);
+  if (host_fan_out()) {
+    // Serial backend, OpenMP threads. A work item is a run of up to `tile` consecutive tokens of
+    // one sequence times one KV head, so the item's queries (tokens x the heads sharing that KV
+    // head) reuse each K/V block while it is in L1. Every (token, head) still performs exactly
+    // the same operations in the same order as above: grouping never changes a bit.
+    const int32_t group = a.group, part = a.part;
+    const size_t per_query = size_t(max_blocks) * part;
+    const int32_t tile = int32_t(std::max<size_t>(1, std::min<size_t>(8, (256u << 10) / (per_query * group))));
+    std::vector<int32_t> run_start;  // item runs [run_start[i], run_start[i + 1])
+    for (int32_t t = 0; t < st.n; ++t)
+      if (t == 0 || a.seq_slot(t) != a.seq_slot(t - 1) || t - run_start.back() == tile) run_start.push_back(t);
+    const int64_t n_runs = int64_t(run_start.size());
+    run_start.push_back(st.n);
+    const int64_t items = n_runs * n_kv_heads;
+#pragma omp parallel num_threads(kernel_threads()) if (items > 1)
+    {
+      std::vector<float> buf(per_query * tile * group + max_blocks);
+      float* w = &buf[per_query * tile * group];
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t i = 0; i < items; ++i) {
+        const int32_t t0 = run_start[i / n_kv_heads], t1 = run_start[i / n_kv_heads + 1];
+        const int32_t h0 = int32_t(i % n_kv_heads) * group;
+        auto partial = [&](int32_t t, int32_t h) { return &buf[per_query * (size_t(t - t0) * group + (h - h0))]; };
+        for (int32_t b = 0; b < a.blocks(t1 - 1); ++b)  // positions grow within a run
+          for (int32_t t = t0; t < t1; ++t)
+            if (b < a.blocks(t))
+              for (int32_t h = h0; h < h0 + group; ++h) a.block(t, h, b, partial(t, h) + size_t(b) * part);
+        for (int32_t t = t0; t < t1; ++t)
+          for (int32_t h = h0; h < h0 + group; ++h) a.combine(t, h, partial(t, h), w);
+      }
+    }
+    return;
+  }
   using Policy = Kokkos::TeamPolicy<>;
   using Member = Policy::member_type;
   using Scratch = Kokkos::View<float*, Kokkos::DefaultExecutionSpace::scratch_memory_space,
                                Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-  const auto seq_slot = st.seq_slot;
-  const auto position = st.position;
-  const auto kc = cache.k;
-  const auto vc = cache.v;
-  const auto pages = cache.page_table;
-  const int32_t group = n_heads / n_kv_heads;
-  const int32_t max_blocks = st.max_position / kKvBlock + 1;
-  const int32_t part = head_dim + 2;  // per key block: running max, sum, and head_dim outputs
-  const float scale = static_cast<float>(1.0 / std::sqrt(double(head_dim)));
-  const size_t scratch_bytes = Scratch::shmem_size(size_t(max_blocks) * part);
+  const size_t scratch_bytes = Scratch::shmem_size(work_floats);
   const int level = scratch_bytes <= 32 * 1024 ? 0 : 1;
   Policy policy(st.n * n_heads, Kokkos::AUTO);
   Kokkos::parallel_for(
       "sci_infer::attention", policy.set_scratch_size(level, Kokkos::PerTeam(scratch_bytes)),
       KOKKOS_LAMBDA(const Member& team) {
-        const int32_t t = team.league_rank() / n_heads;
-        const int32_t h = team.league_rank() % n_heads;
-        const int32_t kvh = h / group;
-        const int32_t pos = position(t);
-        const int32_t slot = seq_slot(t);
-        const int32_t n_blocks = pos / kKvBlock + 1;
-        const int32_t qcol = h * head_dim;
-        Scratch partial(team.team_scratch(level), size_t(max_blocks) * part);
-        // 1) Each key block independently: max score, sum of exp, exp-weighted sum of V.
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, n_blocks), [&](const int32_t b) {
-          float* p = &partial(size_t(b) * part);
-          const int32_t page = pages(slot, b);
-          const int32_t j_end = (b == n_blocks - 1) ? pos % kKvBlock + 1 : kKvBlock;
-          // Scores of the block's keys: K pages are stored [dim][position], so the inner loop
-          // runs over positions (vectorizable) while each score is still summed over d in order.
-          float score[kKvBlock];
-          for (int32_t j = 0; j < kKvBlock; ++j) score[j] = 0.0f;
-          for (int32_t d = 0; d < head_dim; ++d) {
-            const float qd = qkv(t, qcol + d);
-            const float* krow = &kc(layer, page, kvh * head_dim + d, 0);
-            for (int32_t j = 0; j < j_end; ++j) score[j] += qd * krow[j];  // unwritten slots never read
-          }
-          float m = -INFINITY;
-          for (int32_t j = 0; j < j_end; ++j) {
-            score[j] *= scale;
-            m = score[j] > m ? score[j] : m;
-          }
-          float l = 0.0f;
-          for (int32_t d = 0; d < head_dim; ++d) p[2 + d] = 0.0f;
-          for (int32_t j = 0; j < j_end; ++j) {
-            const float e = expf(score[j] - m);
-            l += e;
-            const float* vrow = &vc(layer, page, j, kvh * head_dim);
-            for (int32_t d = 0; d < head_dim; ++d) p[2 + d] += e * vrow[d];
-          }
-          p[0] = m;
-          p[1] = l;
-        });
+        const int32_t t = team.league_rank() / a.n_heads;
+        const int32_t h = team.league_rank() % a.n_heads;
+        Scratch buf(team.team_scratch(level), work_floats);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, a.blocks(t)),
+                             [&](const int32_t b) { a.block(t, h, b, &buf(size_t(b) * a.part)); });
         team.team_barrier();
-        // 2) Combine the blocks in position order (max is order-free; sums are sequential).
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          float m = -INFINITY;
-          for (int32_t b = 0; b < n_blocks; ++b) m = partial(size_t(b) * part) > m ? partial(size_t(b) * part) : m;
-          float l = 0.0f;
-          for (int32_t b = 0; b < n_blocks; ++b) l += expf(partial(size_t(b) * part) - m) * partial(size_t(b) * part + 1);
-          for (int32_t d = 0; d < head_dim; ++d) {
-            float acc = 0.0f;
-            for (int32_t b = 0; b < n_blocks; ++b)
-              acc += expf(partial(size_t(b) * part) - m) * partial(size_t(b) * part + 2 + d);
-            out(t, qcol + d) = acc / l;
-          }
-        });
+        Kokkos::single(Kokkos::PerTeam(team),
+                       [&]() { a.combine(t, h, buf.data(), buf.data() + size_t(max_blocks) * a.part); });
       });
 }
 
 void swiglu(const Matrix& gate_up, int32_t ffn, int32_t n, const Matrix& out) {
-  Kokkos::parallel_for(
-      "sci_infer::swiglu", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {n, ffn}),
-      KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
-        const float g = gate_up(t, j);
-        out(t, j) = g / (1.0f + expf(-g)) * gate_up(t, ffn + j);
-      });
+  for_each_row("sci_infer::swiglu", n, KOKKOS_LAMBDA(const int32_t t) {
+    for (int32_t j = 0; j < ffn; ++j) {
+      const float g = gate_up(t, j);
+      out(t, j) = g / (1.0f + expf(-g)) * gate_up(t, ffn + j);
+    }
+  });
 }
 
 void add_rows(const Matrix& x, const Matrix& y, int32_t n) {

@@ -32,6 +32,11 @@ struct StepTokens {
   int32_t max_position = 0;
 };
 
+// Host threads the kernels may use when Kokkos runs on its Serial backend (see ops.cpp); the
+// engine sets its thread count before each step. Results do not depend on it.
+void set_kernel_threads(int n);
+int kernel_threads();
+
 // x[t] = embedding of token[t] (decoded from the table's stored type) or embeddings[emb_row[t]].
 // The table holds vocabulary rows [vocab0, vocab0 + n_rows) (a tensor-parallel shard); rows of
 // tokens outside it are left untouched for their owner rank to fill.
