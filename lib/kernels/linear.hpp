@@ -77,6 +77,9 @@ std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts
 // Per-backend factories (each in its own file).
 std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads,
                                                 int k_chunks = 1, WeightArena* arena = nullptr);
+// Q8_0 weights (the fixed-order backend's choice for them): int8 x int8 with quantized activations.
+std::unique_ptr<Linear> make_linear_q8_int8(const WeightView* parts, int n_parts, int n_threads, int k_chunks = 1,
+                                            WeightArena* arena = nullptr);
 std::unique_ptr<Linear> make_linear_kokkos(const WeightView* parts, int n_parts, int k_chunks = 1);
 std::unique_ptr<Linear> make_linear_onednn(const WeightView* parts, int n_parts);
 std::unique_ptr<Linear> make_linear_cublas(const WeightView* parts, int n_parts);

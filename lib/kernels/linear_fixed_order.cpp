@@ -309,6 +309,7 @@ class FixedOrderLinear final : public Linear {
 
 std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_parts, int n_threads,
                                                 int k_chunks, WeightArena* arena) {
+  if (parts[0].type == GgmlType::Q8_0) return make_linear_q8_int8(parts, n_parts, n_threads, k_chunks, arena);
   return std::make_unique<FixedOrderLinear>(parts, n_parts, n_threads, k_chunks, arena);
 }
 

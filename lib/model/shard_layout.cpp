@@ -28,8 +28,10 @@ ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
     throw Error(what + "the " + std::to_string(c.n_kv_heads) + " KV heads can be neither split nor replicated tp ways");
   if (c.ffn_dim % tp != 0) throw Error(what + "tp does not divide the FFN width " + std::to_string(c.ffn_dim));
   const int64_t q_dim = int64_t(c.n_heads) * c.head_dim;
+  // Chunks are whole quantization blocks (Q8_0: 32 values), so every backend can cut there.
+  const int64_t unit = static_cast<int64_t>(ggml_block_elems(c.weight_type));
   int chunks = kReductionChunks;
-  while (chunks > 1 && (q_dim % chunks != 0 || c.ffn_dim % chunks != 0)) chunks /= 2;
+  while (chunks > 1 && (q_dim % (chunks * unit) != 0 || c.ffn_dim % (chunks * unit) != 0)) chunks /= 2;
   if (chunks % tp != 0)
     throw Error(what + "this model's row-parallel layers reduce over " + std::to_string(chunks) +
                 " fixed K-chunks (attention width " + std::to_string(q_dim) + ", FFN width " +
@@ -51,7 +53,7 @@ ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
   s.ffn0 = rank * s.n_ffn;
   vocab_range(c.n_vocab, tp, rank, s.vocab0, s.n_vocab);
   // Row-parallel weights are cut along K: quantised blocks must not straddle the cut.
-  const int64_t block = static_cast<int64_t>(ggml_block_elems(c.weight_type));
+  const int64_t block = unit;
   if (tp > 1 && (int64_t(s.n_q_heads) * c.head_dim % block != 0 || s.n_ffn % block != 0))
     throw Error(what + "a " + ggml_type_name(c.weight_type) + " weight cannot be cut into slices of " +
                 std::to_string(s.n_q_heads * c.head_dim) + " and " + std::to_string(s.n_ffn) + " columns (blocks of " +
