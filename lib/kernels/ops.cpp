@@ -204,7 +204,7 @@ struct AttentionKernel {
     for (int32_t d = 0; d < head_dim; ++d) {
       const float qd = qkv(t, qcol + d);
       const float* krow = &kc(layer, page, kvh * head_dim + d, 0);
-      for (int32_t j = 0; j < j_end; ++j) score[j] += qd * krow[j];  // unwritten slots never read
+      for (int32_t j = 0; j < j_end; ++j) score[j] = fmaf(qd, krow[j], score[j]);  // unwritten slots never read
     }
     float m = -INFINITY;
     for (int32_t j = 0; j < j_end; ++j) {
@@ -217,7 +217,7 @@ struct AttentionKernel {
       const float e = expf(score[j] - m);
       l += e;
       const float* vrow = &vc(layer, page, j, kvh * head_dim);
-      for (int32_t d = 0; d < head_dim; ++d) p[2 + d] += e * vrow[d];
+      for (int32_t d = 0; d < head_dim; ++d) p[2 + d] = fmaf(e, vrow[d], p[2 + d]);
     }
     p[0] = m;
     p[1] = l;
