@@ -37,6 +37,19 @@ void for_each_row(const char* name, int32_t n, const F& f) {
   Kokkos::parallel_for(name, Kokkos::RangePolicy<>(0, n), f);
 }
 
+// f(t, j) for every cell of rows x cols: one fine-grained index space on parallel backends; on
+// the Serial fan-out, whole rows per thread.
+template <class F>
+void for_each_cell(const char* name, int32_t rows, int32_t cols, const F& f) {
+  if (host_fan_out()) {
+#pragma omp parallel for schedule(static) num_threads(kernel_threads()) if (rows > 1)
+    for (int32_t t = 0; t < rows; ++t)
+      for (int32_t j = 0; j < cols; ++j) f(t, j);
+    return;
+  }
+  Kokkos::parallel_for(name, Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {rows, cols}), f);
+}
+
 // IEEE half -> float, by bits, usable in device code (no host intrinsics).
 KOKKOS_INLINE_FUNCTION float half_bits_to_float(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000u) << 16;
@@ -112,8 +125,7 @@ void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t v
   const auto token = st.token;
   const auto emb_row = st.emb_row;
   const size_t row_bytes = row_bytes_device(type, dim);
-  Kokkos::parallel_for(
-      "sci_infer::embed_tokens", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, dim}),
+  for_each_cell("sci_infer::embed_tokens", st.n, dim,
       KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
         const int32_t id = token(t);
         if (id < 0) {
@@ -137,8 +149,7 @@ void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matr
 void rope_table(const Kokkos::View<double*>& inv_freq, const StepTokens& st, const Matrix& cos_sin) {
   const auto position = st.position;
   const int32_t half = static_cast<int32_t>(inv_freq.extent(0));
-  Kokkos::parallel_for(
-      "sci_infer::rope_table", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, half}),
+  for_each_cell("sci_infer::rope_table", st.n, half,
       KOKKOS_LAMBDA(const int32_t t, const int32_t i) {
         // The angle depends on (position, i) only, computed in double then rounded once.
         const double angle = double(position(t)) * inv_freq(i);
@@ -149,8 +160,7 @@ void rope_table(const Kokkos::View<double*>& inv_freq, const StepTokens& st, con
 
 void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim, const Matrix& cos_sin, int32_t n) {
   const int32_t half = head_dim / 2;
-  Kokkos::parallel_for(
-      "sci_infer::rope", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {n, n_heads * half}),
+  for_each_cell("sci_infer::rope", n, n_heads * half,
       KOKKOS_LAMBDA(const int32_t t, const int32_t hp) {
         const int32_t h = hp / half, i = hp % half;
         const float c = cos_sin(t, 2 * i), s = cos_sin(t, 2 * i + 1);
@@ -168,8 +178,7 @@ void kv_store(const Matrix& qkv, int32_t k_col0, int32_t v_col0, int32_t kv_dim,
   const auto k = cache.k;
   const auto v = cache.v;
   const auto pages = cache.page_table;
-  Kokkos::parallel_for(
-      "sci_infer::kv_store", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {st.n, kv_dim}),
+  for_each_cell("sci_infer::kv_store", st.n, kv_dim,
       KOKKOS_LAMBDA(const int32_t t, const int32_t c) {
         const int32_t pos = position(t);
         const int32_t page = pages(seq_slot(t), pos / kKvBlock);
@@ -305,18 +314,15 @@ void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t h
 }
 
 void swiglu(const Matrix& gate_up, int32_t ffn, int32_t n, const Matrix& out) {
-  for_each_row("sci_infer::swiglu", n, KOKKOS_LAMBDA(const int32_t t) {
-    for (int32_t j = 0; j < ffn; ++j) {
-      const float g = gate_up(t, j);
-      out(t, j) = g / (1.0f + expf(-g)) * gate_up(t, ffn + j);
-    }
+  for_each_cell("sci_infer::swiglu", n, ffn, KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
+    const float g = gate_up(t, j);
+    out(t, j) = g / (1.0f + expf(-g)) * gate_up(t, ffn + j);
   });
 }
 
 void add_rows(const Matrix& x, const Matrix& y, int32_t n) {
   const int32_t dim = static_cast<int32_t>(x.extent(1));
-  Kokkos::parallel_for(
-      "sci_infer::add_rows", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {n, dim}),
+  for_each_cell("sci_infer::add_rows", n, dim,
       KOKKOS_LAMBDA(const int32_t t, const int32_t j) { x(t, j) += y(t, j); });
 }
 
