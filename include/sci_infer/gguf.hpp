@@ -91,15 +91,24 @@ class GgufFile {
   // memory (they are re-read from the file if touched again). The engine calls it for each tensor
   // once it holds its own packed copy, so the model is never resident twice over.
   void release_resident_pages(const void* begin, size_t bytes) const;
+  // Tells the kernel that [begin, begin + bytes) is read a row here and there (the embedding
+  // table): no read-ahead, so a lookup brings in its own pages, not its neighbours'.
+  void expect_random_access(const void* begin, size_t bytes) const;
+  // Copies [begin, begin + bytes) of the mapping to dst by reading the file, without mapping its
+  // pages into this process (a lookup of a few embedding rows then costs no resident memory:
+  // touching the mapping would fault in 64 KiB around each row).
+  void copy_out(const void* begin, size_t bytes, void* dst) const;
 
  private:
   GgufFile() = default;
+  void advise(const void* begin, size_t bytes, int advice) const;
   std::string path_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t size_ = 0;
   uint64_t data_offset_ = 0;
   void* map_ = nullptr;
+  int fd_ = -1;
   std::vector<uint8_t> buffer_;  // open_buffer's copy of the image (open() maps the file instead)
   const uint8_t* data_ = nullptr;
   std::vector<std::string> keys_;

@@ -55,7 +55,17 @@ void ForwardPass::sum_partials(const Matrix& y, int32_t n) {
 // Token embeddings: each rank decodes the rows of its vocabulary slice, then the group swaps
 // them (exact copies, so the residual stream is identical on every rank).
 void ForwardPass::embed(const StepPlan& plan, const ModelWeights& w) {
-  embed_tokens(w.token_embd, w.token_embd_type, c_.dim, w.vocab0, w.n_vocab_rows, st_, emb_in_, x_);
+  // Gather this step's rows of the table (row t for token t) and decode them in the kernel.
+  const size_t row_bytes = w.token_embd_row_bytes, n = plan.tokens.size();
+  if (emb_rows_.extent(0) < std::max<size_t>(n, 1) * row_bytes)
+    emb_rows_ = ByteVector(Kokkos::ViewAllocateWithoutInitializing("emb_rows"), std::max<size_t>(n, 1) * row_bytes);
+  auto rows = Kokkos::create_mirror_view(emb_rows_);
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t id = plan.tokens[i].token;
+    if (id >= w.vocab0 && id < w.vocab0 + w.n_vocab_rows) w.copy_embedding_row(id, &rows(i * row_bytes));
+  }
+  Kokkos::deep_copy(emb_rows_, rows);
+  embed_tokens(emb_rows_, w.token_embd_type, c_.dim, w.vocab0, w.n_vocab_rows, st_, emb_in_, x_);
   if (comm_.size() == 1) return;
   row_owner_.assign(plan.tokens.size(), -1);
   for (size_t i = 0; i < plan.tokens.size(); ++i) {

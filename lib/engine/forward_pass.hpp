@@ -43,6 +43,7 @@ class ForwardPass {
   int32_t q_dim_, kv_dim_, ffn_;
   std::vector<int32_t> vocab_counts_;  // vocabulary rows of each rank
   std::vector<int> row_owner_;
+  ByteVector emb_rows_;  // this step's embedding-table rows, one per token
   Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_, rope_cs_;
   StepTokens st_;
   IntVector logit_rows_, hidden_rows_;

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <string>
-#include <type_traits>
 
 namespace sci_infer {
 namespace {
@@ -22,8 +21,17 @@ Vector upload_vector(const WeightView& w) {
 
 }  // namespace
 
+void ModelWeights::copy_embedding_row(int32_t id, uint8_t* dst) const {
+  const uint8_t* src = token_embd + size_t(id - vocab0) * token_embd_row_bytes;
+  if (token_embd_file) {
+    token_embd_file->copy_out(src, token_embd_row_bytes, dst);
+  } else {
+    std::memcpy(dst, src, token_embd_row_bytes);
+  }
+}
+
 size_t ModelWeights::bytes() const {
-  size_t b = token_embd.span() + output_norm.span() * 4 + (output ? output->bytes() : 0);
+  size_t b = token_embd_bytes_held + output_norm.span() * 4 + (output ? output->bytes() : 0);
   for (const auto& l : layers)
     b += (l.attn_norm.span() + l.ffn_norm.span()) * 4 + l.qkv->bytes() + l.wo->bytes() + l.gate_up->bytes() +
          l.down->bytes();
@@ -52,24 +60,24 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
   w.vocab0 = s.vocab0;
   w.n_vocab_rows = s.n_vocab;
   w.token_embd_type = emb.type;
-  const size_t emb_bytes = ggml_row_bytes(emb.type, emb.n_in) * emb.n_out;
-  if constexpr (std::is_same_v<ByteVector::memory_space, Kokkos::HostSpace>) {
-    if (arena && arena->shared()) {  // the embedding table is large too: share it like the GEMM weights
-      bool fill = false;
-      uint8_t* p = arena->allocate(emb_bytes, &fill);
-      if (fill) std::memcpy(p, emb.data, emb_bytes);
-      w.token_embd = ByteVector(p, emb_bytes);  // unmanaged: the arena owns the memory
-    }
+  // The embedding table stays on the host: each step gathers just its tokens' rows (forward
+  // pass), read from the file with pread (no pages mapped into the process) or, when node ranks
+  // share it, copied from the shared window.
+  w.token_embd_row_bytes = ggml_row_bytes(emb.type, emb.n_in);
+  const size_t emb_bytes = w.token_embd_row_bytes * emb.n_out;
+  if (arena && arena->shared()) {
+    bool fill = false;
+    uint8_t* p = arena->allocate(emb_bytes, &fill);
+    if (fill) std::memcpy(p, emb.data, emb_bytes);
+    w.token_embd = p;
+    w.token_embd_bytes_held = emb_bytes;
+  } else {
+    w.token_embd = emb.data;
+    w.token_embd_file = &model.file();
   }
-  if constexpr (std::is_same_v<ByteVector::memory_space, Kokkos::HostSpace>) {
-    // Host memory: read the rows straight from the mapped file (a lookup touches only the rows
-    // it needs) instead of holding a second copy of the table. The Model outlives the weights.
-    if (w.token_embd.extent(0) == 0) w.token_embd = ByteVector(const_cast<uint8_t*>(emb.data), emb_bytes);
-  }
-  if (w.token_embd.extent(0) == 0) w.token_embd = upload_bytes<ByteVector>("token_embd", emb.data, emb_bytes);
   w.output_norm = upload_vector(model.weight("output_norm.weight"));
   w.output = pack({c.tied_output ? emb : slice("output.weight")});
-  if (!c.tied_output) release(emb);
+  release(emb);  // packed as the tied output, or never needed whole
   for (int i = 0; i < c.n_layers; ++i) {
     auto layer = [&](const char* suffix) { return slice(model.layer_weight_name(i, suffix)); };
     LayerWeights l;

@@ -19,9 +19,15 @@ struct LayerWeights {
 
 // With tensor parallelism each rank holds only its slices (model/shard_layout.hpp).
 struct ModelWeights {
-  ByteVector token_embd;   // raw rows [vocab0, +n_vocab_rows) in token_embd_type, decoded on the fly
+  // Host rows [vocab0, +n_vocab_rows) of the embedding table in token_embd_type: in the mapped
+  // file (read with token_embd_file->copy_out) or in node-shared memory (token_embd_file null).
+  const uint8_t* token_embd = nullptr;
+  const GgufFile* token_embd_file = nullptr;
+  size_t token_embd_row_bytes = 0, token_embd_bytes_held = 0;
   int32_t vocab0 = 0, n_vocab_rows = 0;
   GgmlType token_embd_type = GgmlType::F32;
+  // Copies embedding row `id` (a vocabulary id of this rank's slice) to dst.
+  void copy_embedding_row(int32_t id, uint8_t* dst) const;
   Vector output_norm;
   std::unique_ptr<Linear> output;  // output.weight, or token_embd.weight when tied
   std::vector<LayerWeights> layers;

@@ -472,9 +472,12 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
   if (f->size_ > 0) {  // mmap refuses length 0; an empty file fails parsing as truncated
     void* m = ::mmap(nullptr, static_cast<size_t>(f->size_), PROT_READ, MAP_PRIVATE, fd, 0);
     const int err = errno;
-    ::close(fd);
-    if (m == MAP_FAILED) throw Error(path + ": cannot mmap: " + std::generic_category().message(err));
+    if (m == MAP_FAILED) {
+      ::close(fd);
+      throw Error(path + ": cannot mmap: " + std::generic_category().message(err));
+    }
     f->map_ = m;
+    f->fd_ = fd;  // kept for copy_out: reads that must not map pages into this process
   } else {
     ::close(fd);
   }
@@ -491,18 +494,44 @@ std::unique_ptr<GgufFile> GgufFile::open_buffer(const std::string& name, const u
   return f;
 }
 
-void GgufFile::release_resident_pages(const void* begin, size_t bytes) const {
+// madvise over the whole pages around [begin, begin + bytes), clipped to the mapping: advice that
+// spills onto a neighbour's page is harmless (a dropped page is read back on its next use).
+void GgufFile::advise(const void* begin, size_t bytes, int advice) const {
   if (!map_ || bytes == 0) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t lo = reinterpret_cast<uintptr_t>(map_), hi = lo + static_cast<uintptr_t>(size_);
-  // Whole pages around the range, clipped to the mapping: dropping a neighbour's page is harmless
-  // (it is read back from the file on its next use).
   const uintptr_t a = std::max(lo, reinterpret_cast<uintptr_t>(begin) / page * page);
   const uintptr_t b = std::min(hi, (reinterpret_cast<uintptr_t>(begin) + bytes + page - 1) / page * page);
-  if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+  if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, advice);
+}
+
+void GgufFile::release_resident_pages(const void* begin, size_t bytes) const { advise(begin, bytes, MADV_DONTNEED); }
+
+void GgufFile::expect_random_access(const void* begin, size_t bytes) const { advise(begin, bytes, MADV_RANDOM); }
+
+void GgufFile::copy_out(const void* begin, size_t bytes, void* dst) const {
+  const auto* p = static_cast<const uint8_t*>(begin);
+  if (fd_ < 0) {  // an in-memory image
+    std::memcpy(dst, p, bytes);
+    return;
+  }
+  off_t offset = static_cast<off_t>(p - static_cast<const uint8_t*>(map_));
+  auto* out = static_cast<uint8_t*>(dst);
+  while (bytes > 0) {
+    const ssize_t n = ::pread(fd_, out, bytes, offset);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      throw Error(path_ + ": cannot read " + std::to_string(bytes) + " bytes at offset " + std::to_string(offset) +
+                  (n < 0 ? ": " + std::generic_category().message(errno) : ": unexpected end of file"));
+    }
+    out += n;
+    offset += n;
+    bytes -= static_cast<size_t>(n);
+  }
 }
 
 GgufFile::~GgufFile() {
+  if (fd_ >= 0) ::close(fd_);
   if (map_) ::munmap(map_, static_cast<size_t>(size_));
 }
 

@@ -70,14 +70,17 @@ class Q8Linear final : public Linear {
   void forward(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy) const override {
     if (m <= 0) return;
     // 1) Quantize the rows (each row by one thread; its bits depend on the row alone).
-    xq_.resize(size_t(m) * n_in_);
-    xd_.resize(size_t(m) * n_blocks_);
+    if (xq_.size() < size_t(m) * n_in_) xq_.resize(size_t(m) * n_in_);
+    if (xd_.size() < size_t(m) * n_blocks_) xd_.resize(size_t(m) * n_blocks_);
+    // The OpenMP workers have thread_locals of their own: they get the caller's by pointer.
+    uint8_t* const xq = xq_.data();
+    float* const xd = xd_.data();
 #pragma omp parallel for schedule(static) num_threads(n_threads_) if (m * n_in_ > 65536)
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t b = 0; b < n_blocks_; ++b) {
         int8_t q[kQ8Block];
-        quantize_q8_block(x + i * ldx + b * kQ8Block, q, &xd_[i * n_blocks_ + b]);
-        uint8_t* dst = &xq_[i * n_in_ + b * kQ8Block];
+        quantize_q8_block(x + i * ldx + b * kQ8Block, q, &xd[i * n_blocks_ + b]);
+        uint8_t* dst = &xq[i * n_in_ + b * kQ8Block];
         for (int k = 0; k < kQ8Block; ++k) dst[k] = static_cast<uint8_t>(q[k] + 128);
       }
     }
@@ -91,7 +94,7 @@ class Q8Linear final : public Linear {
       const int64_t r0 = (item / n_groups) * kRowChunk, r1 = std::min(m, r0 + kRowChunk);
       for (int64_t r = r0; r < r1; r += kMaxRows) {
         const int rows = static_cast<int>(std::min<int64_t>(kMaxRows, r1 - r));
-        run_block(r, rows, p0, p1, y + r * ldy, ldy);
+        run_block(xq, xd, r, rows, p0, p1, y + r * ldy, ldy);
       }
     }
   }
@@ -104,8 +107,10 @@ class Q8Linear final : public Linear {
   int8_t* q_ = nullptr;       // [panel][block][k/4][output][4]
   float* scale_ = nullptr;    // [panel][block][output]
   int32_t* wsum_ = nullptr;   // [panel][block][output]: sum of the block's 32 weights
-  mutable std::vector<uint8_t> xq_;  // quantized activations + 128, [row][k]
-  mutable std::vector<float> xd_;    // their scales, [row][block]
+  // Quantized activations + 128 ([row][k]) and their scales ([row][block]): scratch shared by
+  // every Q8 layer that this thread runs (one engine thread runs its layers one after another).
+  static thread_local std::vector<uint8_t> xq_;
+  static thread_local std::vector<float> xd_;
 
   size_t lane(int64_t panel, int64_t b) const { return (size_t(panel) * n_blocks_ + b) * kPanel; }
   const int8_t* block_quants(int64_t panel, int64_t b) const { return q_ + lane(panel, b) * kQ8Block; }
@@ -141,28 +146,30 @@ class Q8Linear final : public Linear {
     for (int i = 0; i < rows; ++i) std::memcpy(y + i * ldy + c0, acc + i * kPanel, cols * sizeof(float));
   }
 
-  void run_block(int64_t r, int rows, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
+  void run_block(const uint8_t* xq, const float* xd, int64_t r, int rows, int64_t p0, int64_t p1, float* y,
+                 int64_t ldy) const {
 #if defined(SCI_INFER_Q8_VNNI)
     switch (rows) {
-      case 1: return run_panels<1, 4>(r, p0, p1, y, ldy);
-      case 2: return run_panels<2, 2>(r, p0, p1, y, ldy);
-      case 3: return run_panels<3, 2>(r, p0, p1, y, ldy);
-      case 4: return run_panels<4, 1>(r, p0, p1, y, ldy);
-      case 5: return run_panels<5, 1>(r, p0, p1, y, ldy);
-      default: return run_panels<6, 1>(r, p0, p1, y, ldy);
+      case 1: return run_panels<1, 4>(xq, xd, r, p0, p1, y, ldy);
+      case 2: return run_panels<2, 2>(xq, xd, r, p0, p1, y, ldy);
+      case 3: return run_panels<3, 2>(xq, xd, r, p0, p1, y, ldy);
+      case 4: return run_panels<4, 1>(xq, xd, r, p0, p1, y, ldy);
+      case 5: return run_panels<5, 1>(xq, xd, r, p0, p1, y, ldy);
+      default: return run_panels<6, 1>(xq, xd, r, p0, p1, y, ldy);
     }
 #else
-    for (int64_t p = p0; p < p1; ++p) run_portable(r, rows, p, y, ldy);
+    for (int64_t p = p0; p < p1; ++p) run_portable(xq, xd, r, rows, p, y, ldy);
 #endif
   }
 
   // The reference: the same integers and float operations, one output at a time.
-  void run_portable(int64_t r, int rows, int64_t panel, float* y, int64_t ldy) const {
+  void run_portable(const uint8_t* xq_all, const float* xd_all, int64_t r, int rows, int64_t panel, float* y,
+                    int64_t ldy) const {
     float out[kMaxRows * kPanel];
     const int64_t per_chunk = n_blocks_ / k_chunks_;
     for (int i = 0; i < rows; ++i) {
-      const uint8_t* xq = &xq_[(r + i) * n_in_];
-      const float* xd = &xd_[(r + i) * n_blocks_];
+      const uint8_t* xq = xq_all + (r + i) * n_in_;
+      const float* xd = xd_all + (r + i) * n_blocks_;
       for (int col = 0; col < kPanel; ++col) {
         float stack[7];
         float acc = 0.0f;
@@ -187,20 +194,20 @@ class Q8Linear final : public Linear {
 
 #if defined(SCI_INFER_Q8_VNNI)
   template <int R, int P>
-  void run_panels(int64_t r, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
+  void run_panels(const uint8_t* xq, const float* xd, int64_t r, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
     int64_t p = p0;
-    for (; p + P <= p1; p += P) run_tile<R, P>(r, p, y, ldy);
-    for (; p < p1; ++p) run_tile<R, 1>(r, p, y, ldy);
+    for (; p + P <= p1; p += P) run_tile<R, P>(xq, xd, r, p, y, ldy);
+    for (; p < p1; ++p) run_tile<R, 1>(xq, xd, r, p, y, ldy);
   }
 
   // R rows x P panels; per K-block: int32 sums by vpdpbusd, then one fma per output.
   template <int R, int P>
-  void run_tile(int64_t r, int64_t panel, float* y, int64_t ldy) const {
+  void run_tile(const uint8_t* xq_all, const float* xd_all, int64_t r, int64_t panel, float* y, int64_t ldy) const {
     __m512 acc[R][2 * P];
     __m512 stack[7][R][2 * P];
     const int64_t per_chunk = n_blocks_ / k_chunks_;
-    const uint8_t* xq = &xq_[r * n_in_];
-    const float* xd = &xd_[r * n_blocks_];
+    const uint8_t* xq = xq_all + r * n_in_;
+    const float* xd = xd_all + r * n_blocks_;
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
     for (int c = 0; c < k_chunks_; ++c) {
@@ -258,6 +265,9 @@ class Q8Linear final : public Linear {
   }
 #endif
 };
+
+thread_local std::vector<uint8_t> Q8Linear::xq_;
+thread_local std::vector<float> Q8Linear::xd_;
 
 }  // namespace
 

@@ -120,7 +120,7 @@ KOKKOS_INLINE_FUNCTION size_t row_bytes_device(GgmlType type, int32_t n) {
 void set_kernel_threads(int n) { g_kernel_threads = n > 0 ? n : 1; }
 int kernel_threads() { return g_kernel_threads; }
 
-void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t vocab0, int32_t n_rows,
+void embed_tokens(const ByteVector& rows, GgmlType type, int32_t dim, int32_t vocab0, int32_t n_rows,
                   const StepTokens& st, const Matrix& embeddings, const Matrix& x) {
   const auto token = st.token;
   const auto emb_row = st.emb_row;
@@ -131,7 +131,7 @@ void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t v
         if (id < 0) {
           x(t, j) = embeddings(emb_row(t), j);
         } else if (id >= vocab0 && id < vocab0 + n_rows) {  // else another rank's row
-          x(t, j) = decode_element(table.data() + size_t(id - vocab0) * row_bytes, type, j);
+          x(t, j) = decode_element(rows.data() + size_t(t) * row_bytes, type, j);
         }
       });
 }

@@ -37,10 +37,10 @@ struct StepTokens {
 void set_kernel_threads(int n);
 int kernel_threads();
 
-// x[t] = embedding of token[t] (decoded from the table's stored type) or embeddings[emb_row[t]].
-// The table holds vocabulary rows [vocab0, vocab0 + n_rows) (a tensor-parallel shard); rows of
-// tokens outside it are left untouched for their owner rank to fill.
-void embed_tokens(const ByteVector& table, GgmlType type, int32_t dim, int32_t vocab0, int32_t n_rows,
+// x[t] = embedding of token[t] (row t of `rows`, the step's gathered rows of the table, decoded
+// from its stored type) or embeddings[emb_row[t]]. Tokens outside this rank's vocabulary slice
+// [vocab0, vocab0 + n_rows) are left untouched for their owner rank to fill.
+void embed_tokens(const ByteVector& rows, GgmlType type, int32_t dim, int32_t vocab0, int32_t n_rows,
                   const StepTokens& st, const Matrix& embeddings, const Matrix& x);
 
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for the first n rows.
