@@ -27,6 +27,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/benchmarks/common.sh"
 PY=${SCI_INFER_PYTHON:-/usr/bin/python3}
 BUILD=${BUILD_DIR:-$ROOT/build-release}
 PEER_DIR=${PEER_DIR:-/tmp/peer}
@@ -161,12 +162,7 @@ INPUT=""
 for dtype in $DTYPES; do
   tag=${PRESET}_${dtype}
   model=$MODELS/$tag.gguf
-  if [ -x "$SCI" ] && { [ ! -s "$model" ] || [ "$SCI" -nt "$model" ]; }; then
-    log "make-model $tag"
-    "$SCI" make-model --preset "$PRESET" --dtype "$dtype" --seed 1 --out "$model.tmp" >/dev/null 2>"$OUT/$tag.make.err" \
-      && mv "$model.tmp" "$model" || { log "  make-model failed"; rm -f "$model.tmp"; }
-  fi
-  [ -s "$model" ] || { log "no model for $tag, skipped"; continue; }
+  make_bench_model "$SCI" "$PRESET" "$dtype" "$MODELS" "$OUT" || { log "no model for $tag, skipped"; continue; }
 
   # Model facts for the bandwidth and context arithmetic (untimed).
   [ -x "$SCI" ] && "$SCI" inspect "$model" --tensors >"$OUT/$tag.inspect.txt" 2>&1

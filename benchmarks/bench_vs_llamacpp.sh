@@ -13,6 +13,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/benchmarks/common.sh"
 PY=${SCI_INFER_PYTHON:-/usr/bin/python3}
 BUILD=${BUILD_DIR:-$ROOT/build-release}
 PEER_DIR=${PEER_DIR:-/tmp/peer}
@@ -75,12 +76,7 @@ for preset in $PRESETS; do
     tag=${preset}_${dtype}
     model=$MODELS/$tag.gguf
     # (b) deterministic maker: reuse a model made earlier by the same binary.
-    if [ -x "$SCI" ] && { [ ! -s "$model" ] || [ "$SCI" -nt "$model" ]; }; then
-      log "make-model $tag"
-      "$SCI" make-model --preset "$preset" --dtype "$dtype" --seed 1 --out "$model.tmp" >/dev/null 2>"$OUT/$tag.make.err" \
-        && mv "$model.tmp" "$model" || { log "  make-model failed"; rm -f "$model.tmp"; }
-    fi
-    [ -s "$model" ] || { log "no model for $tag, skipped"; continue; }
+    make_bench_model "$SCI" "$preset" "$dtype" "$MODELS" "$OUT" || { log "no model for $tag, skipped"; continue; }
 
     # (c) alternate engine and peer.
     engine_bench "$model" "$tag" 1

@@ -22,12 +22,12 @@
 #endif
 
 #include "kernels/linear.hpp"
+#include "kernels/panel_tile.hpp"
 #include "sci_infer/error.hpp"
 
 namespace sci_infer {
 namespace {
 
-constexpr int kPanel = 32;     // output columns per panel (two AVX-512 registers)
 constexpr int kMaxRows = 6;    // rows of X per microkernel call
 constexpr int64_t kRowChunk = 96;  // rows of X that share one pass over a panel (L2 reuse)
 constexpr int64_t kGroup = 4;      // panels per work item: skinny X works on several at once
@@ -176,12 +176,6 @@ class FixedOrderLinear final : public Linear {
     return scales_ ? scales_ + (panel * (n_in_ / 32) + k / 32) * kPanel : nullptr;
   }
 
-  void store(const float* acc, int rows, int64_t panel, float* y, int64_t ldy) const {
-    const int64_t c0 = panel * kPanel;
-    const int cols = static_cast<int>(std::min<int64_t>(kPanel, n_out_ - c0));
-    for (int i = 0; i < rows; ++i) std::memcpy(y + i * ldy + c0, acc + i * kPanel, cols * sizeof(float));
-  }
-
   // Rows [0, rows) of x against panels [p0, p1). Few rows use several panels per pass so that
   // enough independent FMA chains are in flight; each output is still one chain over k.
   void run_block(const float* x, int64_t ldx, int rows, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
@@ -201,7 +195,7 @@ class FixedOrderLinear final : public Linear {
   void run_portable(const float* x, int64_t ldx, int rows, int64_t panel, float* y, int64_t ldy) const {
     constexpr int kTile = kMaxRows * kPanel;
     float acc[kTile];
-    float stack[7][kTile];  // binary-counter merge of finished K-chunks (see linear_kokkos.cpp)
+    float stack[7][kTile];  // K-chunk tree (panel_tile.hpp), per output
     float w[kPanel];
     const int64_t len = n_in_ / k_chunks_;
     for (int c = 0; c < k_chunks_; ++c) {
@@ -213,12 +207,13 @@ class FixedOrderLinear final : public Linear {
           for (int j = 0; j < kPanel; ++j) acc[i * kPanel + j] = std::fma(xv, w[j], acc[i * kPanel + j]);
         }
       }
+      // The tree per output (element e): stack[level][e] as in chunk_tree_push.
       int level = 0;
       for (; (c >> level) & 1; ++level)
         for (int e = 0; e < kTile; ++e) acc[e] = stack[level][e] + acc[e];
       std::copy(acc, acc + kTile, stack[level]);
     }
-    store(acc, rows, panel, y, ldy);
+    store_panel_rows(acc, rows, panel, n_out_, y, ldy);
   }
 
 #if defined(__AVX512F__)
@@ -269,7 +264,7 @@ class FixedOrderLinear final : public Linear {
   template <GgmlType T, int R, int P>
   void run_tile(const float* x, int64_t ldx, int64_t panel, float* y, int64_t ldy) const {
     __m512 acc[R][2 * P];
-    __m512 stack[7][R][2 * P];  // binary-counter merge of finished K-chunks (see linear_kokkos.cpp)
+    __m512 stack[7][R * 2 * P];  // K-chunk tree (panel_tile.hpp)  // binary-counter merge of finished K-chunks (see linear_kokkos.cpp)
     const int64_t len = n_in_ / k_chunks_;
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
@@ -285,22 +280,9 @@ class FixedOrderLinear final : public Linear {
           for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_fmadd_ps(xv, w[j], acc[i][j]);
         }
       }
-      if (k_chunks_ == 1) break;
-      int level = 0;
-      for (; (c >> level) & 1; ++level)
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_add_ps(stack[level][i][j], acc[i][j]);
-      for (int i = 0; i < R; ++i)
-        for (int j = 0; j < 2 * P; ++j) stack[level][i][j] = acc[i][j];
+      if (k_chunks_ > 1) chunk_tree_push<R * 2 * P>(stack, c, &acc[0][0]);
     }
-    for (int q = 0; q < P; ++q) {
-      alignas(64) float out[R * kPanel];
-      for (int i = 0; i < R; ++i) {
-        _mm512_store_ps(out + i * kPanel, acc[i][2 * q]);
-        _mm512_store_ps(out + i * kPanel + 16, acc[i][2 * q + 1]);
-      }
-      store(out, R, panel + q, y, ldy);
-    }
+    store_register_tile<R, P>(acc, panel, n_out_, y, ldy);
   }
 #endif
 };

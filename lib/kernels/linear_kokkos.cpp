@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/linear.hpp"
+#include "kernels/panel_tile.hpp"
 #include "kernels/q8_activations.hpp"
 #include "kernels/weight_decode.hpp"
 
@@ -37,16 +38,13 @@ class KokkosLinear final : public Linear {
         "sci_infer::linear_kokkos",
         Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {m, n_out_}),
         KOKKOS_LAMBDA(const int64_t i, const int64_t n) {
-          // One chain per K-chunk; finished chunks merge pairwise like a binary counter, which
-          // builds exactly the balanced tree ((c0+c1)+(c2+c3))+... without storing C partials.
+          // One chain per K-chunk, merged into the fixed tree as each chunk ends (panel_tile.hpp).
           float stack[7];
           float acc = 0.0f;
           for (int c = 0; c < chunks; ++c) {
             acc = 0.0f;
             for (int64_t k = c * len; k < (c + 1) * len; ++k) acc = fmaf(x[i * ldx + k], w(n, k), acc);
-            int level = 0;
-            for (; (c >> level) & 1; ++level) acc = stack[level] + acc;
-            stack[level] = acc;
+            chunk_tree_push(stack, c, acc);
           }
           y[i * ldy + n] = acc;
         });
@@ -113,9 +111,7 @@ class KokkosQ8Linear final : public Linear {
               for (int k = 0; k < kQ8Block; ++k) isum += int32_t(xq(i, b * kQ8Block + k)) * int32_t(q(n, b * kQ8Block + k));
               acc = fmaf(float(isum), d(n, b) * xd(i, b), acc);
             }
-            int level = 0;
-            for (; (c >> level) & 1; ++level) acc = stack[level] + acc;
-            stack[level] = acc;
+            chunk_tree_push(stack, c, acc);
           }
           y[i * ldy + n] = acc;
         });

@@ -21,13 +21,13 @@
 #endif
 
 #include "kernels/linear.hpp"
+#include "kernels/panel_tile.hpp"
 #include "kernels/q8_activations.hpp"
 #include "sci_infer/error.hpp"
 
 namespace sci_infer {
 namespace {
 
-constexpr int kPanel = 32;                       // outputs per panel
 constexpr size_t kBlockBytes = kPanel * kQ8Block;  // one K-block of one panel: 1024 bytes
 constexpr int kMaxRows = 6;
 constexpr int64_t kRowChunk = 96;
@@ -140,12 +140,6 @@ class Q8Linear final : public Linear {
       }
   }
 
-  void store(const float* acc, int rows, int64_t panel, float* y, int64_t ldy) const {
-    const int64_t c0 = panel * kPanel;
-    const int cols = static_cast<int>(std::min<int64_t>(kPanel, n_out_ - c0));
-    for (int i = 0; i < rows; ++i) std::memcpy(y + i * ldy + c0, acc + i * kPanel, cols * sizeof(float));
-  }
-
   void run_block(const uint8_t* xq, const float* xd, int64_t r, int rows, int64_t p0, int64_t p1, float* y,
                  int64_t ldy) const {
 #if defined(SCI_INFER_Q8_VNNI)
@@ -182,14 +176,12 @@ class Q8Linear final : public Linear {
               isum += (int32_t(xq[b * kQ8Block + k]) - 128) * w[(k / 4) * (kPanel * 4) + col * 4 + k % 4];
             acc = std::fma(float(isum), scale_[lane(panel, b) + col] * xd[b], acc);
           }
-          int level = 0;
-          for (; (c >> level) & 1; ++level) acc = stack[level] + acc;
-          stack[level] = acc;
+          chunk_tree_push(stack, c, acc);
         }
         out[i * kPanel + col] = acc;
       }
     }
-    store(out, rows, panel, y, ldy);
+    store_panel_rows(out, rows, panel, n_out_, y, ldy);
   }
 
 #if defined(SCI_INFER_Q8_VNNI)
@@ -204,7 +196,7 @@ class Q8Linear final : public Linear {
   template <int R, int P>
   void run_tile(const uint8_t* xq_all, const float* xd_all, int64_t r, int64_t panel, float* y, int64_t ldy) const {
     __m512 acc[R][2 * P];
-    __m512 stack[7][R][2 * P];
+    __m512 stack[7][R * 2 * P];  // K-chunk tree (panel_tile.hpp)
     const int64_t per_chunk = n_blocks_ / k_chunks_;
     const uint8_t* xq = xq_all + r * n_in_;
     const float* xd = xd_all + r * n_blocks_;
@@ -246,22 +238,9 @@ class Q8Linear final : public Linear {
           }
         }
       }
-      if (k_chunks_ == 1) break;
-      int level = 0;
-      for (; (c >> level) & 1; ++level)
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_add_ps(stack[level][i][j], acc[i][j]);
-      for (int i = 0; i < R; ++i)
-        for (int j = 0; j < 2 * P; ++j) stack[level][i][j] = acc[i][j];
+      if (k_chunks_ > 1) chunk_tree_push<R * 2 * P>(stack, c, &acc[0][0]);
     }
-    for (int q = 0; q < P; ++q) {
-      alignas(64) float out[R * kPanel];
-      for (int i = 0; i < R; ++i) {
-        _mm512_store_ps(out + i * kPanel, acc[i][2 * q]);
-        _mm512_store_ps(out + i * kPanel + 16, acc[i][2 * q + 1]);
-      }
-      store(out, R, panel + q, y, ldy);
-    }
+    store_register_tile<R, P>(acc, panel, n_out_, y, ldy);
   }
 #endif
 };

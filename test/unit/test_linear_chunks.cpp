@@ -38,6 +38,16 @@ Weight make_weight(GgmlType t, int64_t n, int64_t k, uint32_t seed) {
   return w;
 }
 
+// The tree level by level: ((p0+p1)+(p2+p3))+...
+float pairwise_tree(std::vector<float> part) {
+  while (part.size() > 1) {
+    std::vector<float> up(part.size() / 2);
+    for (size_t i = 0; i < up.size(); ++i) up[i] = part[2 * i] + part[2 * i + 1];
+    part.swap(up);
+  }
+  return part[0];
+}
+
 // Independent model: partial chains, then the tree level by level.
 float reference(const float* x, const float* w, int64_t k, int chunks) {
   std::vector<float> part(chunks);
@@ -47,12 +57,7 @@ float reference(const float* x, const float* w, int64_t k, int chunks) {
     for (int64_t i = c * len; i < (c + 1) * len; ++i) acc = std::fma(x[i], w[i], acc);
     part[c] = acc;
   }
-  while (part.size() > 1) {
-    std::vector<float> up(part.size() / 2);
-    for (size_t i = 0; i < up.size(); ++i) up[i] = part[2 * i] + part[2 * i + 1];
-    part.swap(up);
-  }
-  return part[0];
+  return pairwise_tree(part);
 }
 
 // Independent model of the Q8_0 path: activations quantized per 32-block (d = max|x| / 127,
@@ -78,12 +83,7 @@ float reference_q8(const float* x, const uint8_t* wrow, int64_t k, int chunks) {
     }
     part[c] = acc;
   }
-  while (part.size() > 1) {
-    std::vector<float> up(part.size() / 2);
-    for (size_t i = 0; i < up.size(); ++i) up[i] = part[2 * i] + part[2 * i + 1];
-    part.swap(up);
-  }
-  return part[0];
+  return pairwise_tree(part);
 }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
