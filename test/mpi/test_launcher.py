@@ -115,7 +115,9 @@ def interrupted_run(c, inp, out, gen, sig, delay, to_ranks=True):
     if sig == signal.SIGKILL:  # kill everything in the job at once, as an out-of-time node would
         os.killpg(p.pid, signal.SIGKILL)
     elif to_ranks:  # as Slurm/PBS signal a job's tasks: every rank, not the launcher
-        subprocess.run(["pkill", "-" + signal.Signals(sig).name[3:], "-f", "^" + c.bin + " run "])
+        # Only this job's ranks (its output path is on their command line): other launcher tests
+        # may be running the same binary at the same time under ctest -j.
+        subprocess.run(["pkill", "-" + signal.Signals(sig).name[3:], "-f", "^" + c.bin + " run .*-o " + out + " "])
     else:  # mpiexec alone (an interactive Ctrl-C / kill): hydra forwards it to the ranks
         p.send_signal(sig)
     out_s, err_s = p.communicate(timeout=120)
