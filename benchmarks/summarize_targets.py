@@ -271,8 +271,9 @@ def tag_figures(d, tag, meta):
         if "output.weight" not in t:
             gguf_read += emb
     packed = parse_weights(os.path.join(d, f"{tag}.weights.txt"))
-    # sci_infer's packed total holds the raw embedding table plus a packed output matrix.
-    sci_read = packed - emb if packed is not None and emb is not None else gguf_read
+    # sci_infer's packed total is every packed matrix, the output one included; the embedding
+    # table is not in it (each step reads its few rows from the file).
+    sci_read = packed if packed is not None else gguf_read
     kv_pos = None
     if all(k in info for k in ("layers", "dim", "heads", "kv_heads")):
         kv_dim = info["kv_heads"] * info["dim"] // info["heads"]
