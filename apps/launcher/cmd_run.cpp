@@ -109,7 +109,6 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   }
   Engine& engine = *engine_ptr;
   const bool leader = engine.tp_rank() == 0;  // claims, journals and reports for its group
-  TpGroupSync group(comm, tp);
   std::unique_ptr<JournalWriter> journal_ptr;
   if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir_for_output(cfg.output), rank);
   SharedCounters counters(comm, kNumCounters);
@@ -167,7 +166,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
         planned += end - begin;
       }
     }
-    group.share(stopping, exhausted, claims);  // the whole group acts on the leader's decisions
+    share_group_decisions(engine.tp_comm(), stopping, exhausted, claims);  // the group acts on its leader's
     if (stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
     for (size_t c = 0; c < claims.size(); c += 2) {
       for (RecordInput& in : input->read(claims[c], claims[c + 1])) {

@@ -102,27 +102,14 @@ void mark_done_records(const RunConfig& cfg, uint64_t n_records, std::vector<uin
   }
 }
 
-TpGroupSync::TpGroupSync(MPI_Comm comm, int tp) {
-  if (tp <= 1) return;
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_split(comm, rank / tp, rank % tp, &group_);
-}
-
-TpGroupSync::~TpGroupSync() {
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (group_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&group_);
-}
-
-void TpGroupSync::share(bool& stopping, bool& exhausted, std::vector<uint64_t>& claims) {
-  if (group_ == MPI_COMM_NULL) return;
+void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, std::vector<uint64_t>& claims) {
+  if (group == MPI_COMM_NULL) return;
   uint64_t head[3] = {stopping, exhausted, claims.size()};
-  MPI_Bcast(head, 3, MPI_UINT64_T, 0, group_);
+  MPI_Bcast(head, 3, MPI_UINT64_T, 0, group);
   stopping = head[0] != 0;
   exhausted = head[1] != 0;
   claims.resize(head[2]);
-  if (!claims.empty()) MPI_Bcast(claims.data(), static_cast<int>(claims.size()), MPI_UINT64_T, 0, group_);
+  if (!claims.empty()) MPI_Bcast(claims.data(), static_cast<int>(claims.size()), MPI_UINT64_T, 0, group);
 }
 
 std::string utc_now_iso8601() {

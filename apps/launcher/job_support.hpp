@@ -45,18 +45,9 @@ void prepare_output(const RunConfig& cfg);
 void mark_done_records(const RunConfig& cfg, uint64_t n_records, std::vector<uint8_t>& done);
 
 // The ranks of one tensor-parallel group act as one: its leader (group rank 0) decides each
-// iteration whether to stop and which records to claim, and shares that with the group.
-class TpGroupSync {
- public:
-  TpGroupSync(MPI_Comm comm, int tp);  // collective: groups of tp consecutive ranks
-  ~TpGroupSync();
-  TpGroupSync(const TpGroupSync&) = delete;
-  TpGroupSync& operator=(const TpGroupSync&) = delete;
-  void share(bool& stopping, bool& exhausted, std::vector<uint64_t>& claims);
-
- private:
-  MPI_Comm group_ = MPI_COMM_NULL;
-};
+// iteration whether to stop and which records to claim, and broadcasts that over `group` (the
+// engine's tensor-parallel communicator; MPI_COMM_NULL for a group of one: nothing to share).
+void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, std::vector<uint64_t>& claims);
 
 class JobProvenance {
  public:

@@ -96,6 +96,9 @@ class Engine {
   MPI_Comm comm() const;            // the constructor's communicator; MPI_COMM_NULL if none
   int tp_rank() const;              // rank within the tensor-parallel group (0 without one)
   int tp_size() const;              // options().tensor_parallel
+  // The tensor-parallel group's communicator (MPI_COMM_NULL without one); callers may use it for
+  // their own group collectives, in the same order on every rank of the group.
+  MPI_Comm tp_comm() const;
   uint64_t tp_bytes_received() const;  // tensor-parallel payload received by this rank so far
   KvCacheStats kv_cache_stats() const;
   size_t weight_bytes() const;      // packed weights held by the GEMM backend

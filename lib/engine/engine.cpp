@@ -468,6 +468,7 @@ const EngineOptions& Engine::options() const { return impl_->opt; }
 MPI_Comm Engine::comm() const { return impl_->comm; }
 int Engine::tp_rank() const { return impl_->shard.rank; }
 int Engine::tp_size() const { return impl_->shard.tp; }
+MPI_Comm Engine::tp_comm() const { return impl_->tp_comm; }
 uint64_t Engine::tp_bytes_received() const { return impl_->tp.bytes_received(); }
 KvCacheStats Engine::kv_cache_stats() const { return impl_->kv.stats(); }
 size_t Engine::weight_bytes() const { return impl_->weights.bytes(); }
