@@ -103,7 +103,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
                           std::to_string(n_ranks) + ")");
   std::unique_ptr<Engine> engine_ptr;
   try {  // the collective constructor already agrees on failures across ranks
-    engine_ptr = std::make_unique<Engine>(cfg.engine.model, eo, comm);
+    engine_ptr = std::make_unique<Engine>(model, eo, comm);  // the model opened for the checks above
   } catch (const Error& e) {
     throw CollectiveError(e.what());
   }

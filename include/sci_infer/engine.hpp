@@ -12,6 +12,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,9 @@ class Engine {
   // options.threads == 0 each rank takes the node's cores divided by the ranks of `comm` on that
   // node (after SCI_INFER_THREADS / OMP_NUM_THREADS), so co-located ranks never oversubscribe.
   Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm);
+  // The same, for a caller that has opened the model already (each rank its own file: with
+  // tensor parallelism and shard files, the one of its tp rank).
+  Engine(std::shared_ptr<const Model> model, EngineOptions options, MPI_Comm comm);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -106,6 +110,9 @@ class Engine {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // The collective construction both MPI constructors share; open_model(tp_rank) gives the model.
+  void init_collective(const std::function<std::shared_ptr<const Model>(int tp_rank)>& open_model,
+                       EngineOptions options, MPI_Comm comm);
 };
 
 // Initialises Kokkos if the caller has not (finalised at exit); safe to call repeatedly.

@@ -382,6 +382,20 @@ Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
 }
 
 Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm comm) {
+  init_collective([&](int tp_rank) { return Model::open(shard_path(model_path, tp_rank)); }, options, comm);
+}
+
+Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options, MPI_Comm comm) {
+  init_collective(
+      [&](int) {
+        if (!model) throw Error("Engine: the model is null");
+        return model;
+      },
+      options, comm);
+}
+
+void Engine::init_collective(const std::function<std::shared_ptr<const Model>(int tp_rank)>& open_model,
+                             EngineOptions options, MPI_Comm comm) {
   check_communicator(comm);
   // Collective (every rank passes the same options): co-located ranks share the node's cores.
   if (options.threads == 0) options.threads = threads_per_rank(0, comm);
@@ -418,7 +432,7 @@ Engine::Engine(const std::string& model_path, EngineOptions options, MPI_Comm co
   agree([&] {
     ensure_kokkos_initialized();
     check_options(options);
-    model = Model::open(shard_path(model_path, rank % tp));
+    model = open_model(rank % tp);
   });
   agree([&] { check_same_model(*model, comm); });
   // Shape checks before the stage that communicates while loading (node-shared weights).
