@@ -1,10 +1,15 @@
 # Launcher tests: real mpiexec runs of `sci-infer run` (rank invariance, resume after SIGTERM and
-# SIGKILL, every bad-input case, score/embed tasks, verify).
+# SIGKILL, every bad-input case, score/embed tasks, verify). Each script in mpi/ holds cases;
+# sci_infer_launcher_test(SCRIPT CASE...) registers launcher_<CASE> for each.
 find_program(SCI_INFER_MPIEXEC NAMES mpiexec.mpich mpiexec REQUIRED)
-foreach(_case rank_invariance signals bad_input tasks tensor_parallel)
-  add_test(NAME launcher_${_case}
-    COMMAND ${SCI_INFER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/test_launcher.py ${_case}
-            --sci-infer $<TARGET_FILE:sci-infer> --mpiexec ${SCI_INFER_MPIEXEC}
-            --workdir ${CMAKE_CURRENT_BINARY_DIR}/launcher_${_case})
-  set_tests_properties(launcher_${_case} PROPERTIES TIMEOUT 600 LABELS mpi)
-endforeach()
+function(sci_infer_launcher_test script)
+  foreach(_case ${ARGN})
+    add_test(NAME launcher_${_case}
+      COMMAND ${SCI_INFER_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/${script} ${_case}
+              --sci-infer $<TARGET_FILE:sci-infer> --mpiexec ${SCI_INFER_MPIEXEC}
+              --workdir ${CMAKE_CURRENT_BINARY_DIR}/launcher_${_case})
+    set_tests_properties(launcher_${_case} PROPERTIES TIMEOUT 600 LABELS mpi)
+  endforeach()
+endfunction()
+
+sci_infer_launcher_test(test_launcher.py rank_invariance signals bad_input tasks tensor_parallel)

@@ -8,16 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "exit_codes.hpp"
 #include "io/hdf5_output.hpp"
 #include "parallel/node_threads.hpp"
 #include "run_config.hpp"
 #include "sci_infer/model.hpp"
 
 namespace sci_infer::cli {
-
-// Exit code of a job stopped by SIGTERM/SIGUSR1/SIGINT after saving its work (EX_TEMPFAIL):
-// rerun with --resume.
-constexpr int kExitInterrupted = 75;
 
 // An error every rank agreed on (collective_try): the job ends cleanly on all ranks, rank 0
 // reports it, nothing is aborted (MPI_Abort can lose output still in flight to mpiexec).

@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-namespace sci_infer::cli {
+#include "exit_codes.hpp"
 
-constexpr int kExitHung = 3;
+namespace sci_infer::cli {
 
 class Watchdog {
  public:

@@ -4,74 +4,15 @@
     test_launcher.py CASE --sci-infer BIN --mpiexec MPIEXEC --workdir DIR
 CASE: rank_invariance | signals | bad_input | tasks | tensor_parallel. Exit 0 = pass; any failure raises.
 """
-import argparse
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
 import numpy as np
 
-RESULT_SETS = ["tokens", "text", "logprobs", "finish_reason", "status", "error"]
-
-
-def sh(args, check=True, **kw):
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
-def results(path, names=RESULT_SETS):
-    with h5py.File(path, "r") as f:
-        return {n: [np.asarray(x) for x in f["results"][n][()]] for n in names if n in f["results"]}
-
-
-def assert_same_results(a, b, what):
-    ra, rb = results(a), results(b)
-    assert ra.keys() == rb.keys(), (what, ra.keys(), rb.keys())
-    for n in ra:
-        assert len(ra[n]) == len(rb[n]), (what, n)
-        for i, (x, y) in enumerate(zip(ra[n], rb[n])):
-            if x.dtype.kind == "f":  # bitwise, NaN-safe
-                same = x.shape == y.shape and x.tobytes() == y.tobytes()
-            else:
-                same = np.array_equal(x, y)
-            assert same, f"{what}: /results/{n}[{i}] differs: {x!r} vs {y!r}"
-
-
-class Ctx:
-    def __init__(self, a):
-        self.bin, self.mpiexec, self.dir = a.sci_infer, a.mpiexec, a.workdir
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.model = os.path.join(self.dir, "tiny.gguf")
-        sh([self.bin, "make-model", "--preset", "tiny", "--seed", "3", "--context", "256", "--out", self.model])
-        self.dim = 64
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def run(self, n, inp, out, *extra, check=True):
-        return sh([self.mpiexec, "-n", n, self.bin, "run", "-m", self.model, "-i", inp, "-o", out,
-                   "--progress-seconds", "1", *extra], check=check)
-
-    def make_input(self, name, n, emb=True, **datasets):
-        rng = np.random.default_rng(n)
-        path = self.path(name)
-        with h5py.File(path, "w") as f:
-            prompts = [" ".join(["alpha", "beta", "gamma", "delta"][: 1 + i % 4]) * (1 + i % 7) for i in range(n)]
-            f.create_dataset("prompts", data=prompts, dtype=h5py.string_dtype("utf-8"), chunks=(min(16, n),), compression="gzip")
-            if emb:
-                f["embeddings"] = (rng.standard_normal((n, 3, self.dim)) * 0.5).astype(np.float32)
-                f["embedding_lengths"] = (np.arange(n) % 4).astype(np.int32)
-            f["seeds"] = np.arange(n, dtype=np.uint64) + 11
-            for k, v in datasets.items():
-                f[k] = v
-        return path
+from launcher_support import Ctx, assert_same_results, committed_bytes, interrupted_run, main, sh
 
 
 def case_rank_invariance(c):
@@ -95,33 +36,6 @@ def case_rank_invariance(c):
             assert "sci_infer." + a in f.attrs, a
         assert f.attrs["sci_infer.n_ranks"] == 2
     assert not os.path.exists(c.path("out2.h5") + ".journal"), "journal left behind after a complete run"
-
-
-def committed_bytes(out):
-    d = out + ".journal"
-    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) if os.path.isdir(d) else 0
-
-
-def interrupted_run(c, inp, out, gen, sig, delay, to_ranks=True):
-    p = subprocess.Popen([c.mpiexec, "-n", "2", c.bin, "run", "-m", c.model, "-i", inp, "-o", out, *gen,
-                          "--commit-seconds", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    # Interrupt mid-job: once some results are committed (journal files hold more than their
-    # 16-byte headers), plus `delay`, whatever the machine's speed.
-    deadline = time.time() + 120
-    while committed_bytes(out) <= 64 and time.time() < deadline and p.poll() is None:
-        time.sleep(0.05)
-    time.sleep(delay)
-    if sig == signal.SIGKILL:  # kill everything in the job at once, as an out-of-time node would
-        os.killpg(p.pid, signal.SIGKILL)
-    elif to_ranks:  # as Slurm/PBS signal a job's tasks: every rank, not the launcher
-        # Only this job's ranks (its output path is on their command line): other launcher tests
-        # may be running the same binary at the same time under ctest -j.
-        subprocess.run(["pkill", "-" + signal.Signals(sig).name[3:], "-f", "^" + c.bin + " run .*-o " + out + " "])
-    else:  # mpiexec alone (an interactive Ctrl-C / kill): hydra forwards it to the ranks
-        p.send_signal(sig)
-    out_s, err_s = p.communicate(timeout=120)
-    return p.returncode, out_s, err_s
 
 
 def case_signals(c):
@@ -303,16 +217,5 @@ def case_tensor_parallel(c):
     print(f"hung rank: job ended after {took:.1f} s; resumed to an identical output")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("case")
-    ap.add_argument("--sci-infer", required=True)
-    ap.add_argument("--mpiexec", required=True)
-    ap.add_argument("--workdir", required=True)
-    a = ap.parse_args()
-    globals()["case_" + a.case](Ctx(a))
-    print(f"launcher {a.case}: 1 passed, 0 failed")
-
-
 if __name__ == "__main__":
-    main()
+    main({n[5:]: f for n, f in dict(globals()).items() if n.startswith("case_")})
