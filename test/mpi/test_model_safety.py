@@ -99,7 +99,7 @@ def check_no_silent_garbage(path):
     """No record may have status 0 with a NaN or Inf among its results."""
     with h5py.File(path, "r") as f:
         st = f["results/status"][()]
-        for name in ("logprobs", "embedding"):
+        for name in ("logprobs", "embeddings"):
             if name not in f["results"]:
                 continue
             for i, v in enumerate(f["results"][name][()]):
