@@ -361,3 +361,11 @@ TEST_CASE("a NaN Q8_0 block scale fails every record and is named by the finiten
   CHECK(nf.index == std::vector<uint64_t>{32, 1});
   check_every_record_fails(bad, "blk.0.ffn_up.weight");
 }
+
+TEST_CASE("a NaN in an attention matrix fails every record", "[model_safety]") {
+  TempDir d;
+  const std::string bad = d.file("nan_attn.gguf");
+  testing::rewrite_gguf(make_tiny(d, "good.gguf", GgmlType::F32, true, /*kv_heads=*/1), bad,
+                        testing::set_f32_element("blk.0.attn_k.weight", 40, std::numeric_limits<float>::quiet_NaN()));
+  check_every_record_fails(bad, "blk.0.attn_k.weight");
+}
