@@ -1,9 +1,11 @@
 // inspect, make-model, tokenize: commands that read or write model files without running them.
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
 #include "commands.hpp"
 #include "engine_flags.hpp"
+#include "exit_codes.hpp"
 #include "sci_infer/gguf.hpp"
 #include "sci_infer/model.hpp"
 #include "sci_infer/model_maker.hpp"
@@ -48,40 +50,78 @@ std::string value_summary(const GgufValue& v) {
 
 }  // namespace
 
+namespace {
+
+// The body of `inspect`: prints the file, then returns 0 for a runnable llama model (and, with
+// check_finite, finite weights), else kExitRefused with the reason on stderr.
+int inspect(const std::string& path, bool tensors, bool check_finite) {
+  auto f = GgufFile::open(path);
+  std::printf("file: %s\nGGUF version: %u, alignment %lu, %zu metadata keys, %zu tensors, %lu bytes\n",
+              path.c_str(), f->version(), (unsigned long)f->alignment(), f->metadata_keys().size(),
+              f->tensors().size(), (unsigned long)f->file_size());
+  for (const auto& k : f->metadata_keys()) std::printf("  %-44s %s\n", k.c_str(), value_summary(f->value(k)).c_str());
+  uint64_t bytes = 0, elems = 0;
+  for (const auto& t : f->tensors()) {
+    bytes += t.n_bytes;
+    elems += t.n_elements;
+    if (tensors) {
+      std::string shape;
+      for (auto d : t.ne) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+      std::printf("  %-32s %-5s [%s] %lu bytes\n", t.name.c_str(), ggml_type_name(t.type), shape.c_str(),
+                  (unsigned long)t.n_bytes);
+    }
+  }
+  std::printf("parameters: %lu (%.1f M), tensor bytes: %.1f MiB\n", (unsigned long)elems, elems / 1e6,
+              bytes / 1048576.0);
+  std::fflush(stdout);
+  int rc = kExitOk;
+  try {
+    const ModelConfig c = read_model_config(*f);
+    std::printf("model: %s, vocab %d, dim %d, layers %d, heads %d (kv %d), ffn %d, context %d, rope theta %g, "
+                "eps %g, %s output, weights %s\n",
+                c.arch.c_str(), c.n_vocab, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.ffn_dim, c.context,
+                c.rope_theta, c.norm_eps, c.tied_output ? "tied" : "untied", ggml_type_name(c.weight_type));
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "sci-infer: error: not a runnable llama model: %s\n", e.what());
+    rc = kExitRefused;
+  }
+  if (check_finite) {
+    NonFiniteValue bad;
+    if (find_non_finite(*f, &bad)) {
+      std::string at;
+      for (auto i : bad.index) at += (at.empty() ? "" : ", ") + std::to_string(i);
+      std::fflush(stdout);
+      std::fprintf(stderr, "sci-infer: error: %s: tensor '%s' element [%s] (flat index %lu) is %s\n", path.c_str(),
+                   bad.tensor.c_str(), at.c_str(), (unsigned long)bad.element, std::isnan(bad.value) ? "NaN" : "Inf");
+      rc = kExitRefused;
+    } else {
+      std::printf("finite: every value of the %zu tensors is finite\n", f->tensors().size());
+    }
+  }
+  return rc;
+}
+
+}  // namespace
+
 Runner add_inspect(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto tensors = std::make_shared<bool>(false);
+  auto check_finite = std::make_shared<bool>(false);
   app.add_option("model", *path, "GGUF file")->required();
   app.add_flag("--tensors", *tensors, "List every tensor");
+  app.add_flag("--check-finite", *check_finite,
+               "Decode every weight (F16/BF16 values, Q8_0 scales) and name the first NaN or Inf");
+  app.footer("Exits 0 for a runnable llama model (with --check-finite: whose weights are all finite), "
+             "2 otherwise, with the reason on stderr.");
   return [=] {
-    auto f = GgufFile::open(*path);
-    std::printf("file: %s\nGGUF version: %u, alignment %lu, %zu metadata keys, %zu tensors, %lu bytes\n",
-                path->c_str(), f->version(), (unsigned long)f->alignment(), f->metadata_keys().size(),
-                f->tensors().size(), (unsigned long)f->file_size());
-    for (const auto& k : f->metadata_keys()) std::printf("  %-44s %s\n", k.c_str(), value_summary(f->value(k)).c_str());
-    uint64_t bytes = 0, elems = 0;
-    for (const auto& t : f->tensors()) {
-      bytes += t.n_bytes;
-      elems += t.n_elements;
-      if (*tensors) {
-        std::string shape;
-        for (auto d : t.ne) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-        std::printf("  %-32s %-5s [%s] %lu bytes\n", t.name.c_str(), ggml_type_name(t.type), shape.c_str(),
-                    (unsigned long)t.n_bytes);
-      }
-    }
-    std::printf("parameters: %lu (%.1f M), tensor bytes: %.1f MiB\n", (unsigned long)elems, elems / 1e6,
-                bytes / 1048576.0);
     try {
-      const ModelConfig c = read_model_config(*f);
-      std::printf("model: %s, vocab %d, dim %d, layers %d, heads %d (kv %d), ffn %d, context %d, rope theta %g, "
-                  "eps %g, %s output, weights %s\n",
-                  c.arch.c_str(), c.n_vocab, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.ffn_dim, c.context,
-                  c.rope_theta, c.norm_eps, c.tied_output ? "tied" : "untied", ggml_type_name(c.weight_type));
-    } catch (const Error& e) {
-      std::printf("not a runnable llama model: %s\n", e.what());
+      return inspect(*path, *tensors, *check_finite);
+    } catch (const Error& e) {  // the file cannot be read at all: a bad model file, as `run` calls it
+      std::fflush(stdout);
+      std::fprintf(stderr, "sci-infer: error: %s\n", e.what());
+      return kExitRefused;
     }
-    return 0;
   };
 }
 

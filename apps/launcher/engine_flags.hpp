@@ -22,7 +22,8 @@ struct EngineFlags {
     if (model_required) m->required();
     app.add_option("--threads,-t", threads, "Threads (0: SCI_INFER_THREADS / OMP_NUM_THREADS / all cores)");
     app.add_option("--gemm", gemm, "GEMM backend: fixed (reproducible default), kokkos, onednn, cublas");
-    app.add_option("--kv-cache-mb", kv_cache_mb, "KV-cache memory budget in MiB");
+    app.add_option("--kv-cache-mb", kv_cache_mb, "KV-cache memory budget in MiB of one model copy: the whole --tp group's KV (every KV head), so "
+                   "the same records fit at every --tp; each rank of the group holds its 1/tp share");
     app.add_option("--max-batch", max_batch, "Sequences decoded together");
     app.add_option("--step-tokens", step_tokens, "Tokens per forward step (decode + prefill chunks)");
     app.add_option("--tp", tp, "Tensor parallelism: ranks that share one copy of the model (MPI jobs)");

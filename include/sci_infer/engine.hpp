@@ -35,7 +35,13 @@ Pooling pooling_from_name(const std::string& name);
 struct EngineOptions {
   GemmBackend gemm = GemmBackend::FixedOrder;
   int threads = 0;                  // 0: SCI_INFER_THREADS, else OMP_NUM_THREADS, else all cores
-  size_t kv_cache_bytes = 1ull << 30;  // the KV cache never grows past this
+  // KV-cache budget of one model copy: with tensor parallelism, of the whole group. It holds
+  // kv_cache_bytes / (2 x layers x KV heads x head_dim x 4 bytes) positions (in pages of 32) of
+  // the full model, the same number at every tp, so which records fit never depends on the
+  // layout; each rank allocates those positions for the KV heads it stores (1/tp of the bytes,
+  // or one replicated head when tp exceeds the KV heads). Never more than max_sequences full
+  // contexts are reserved.
+  size_t kv_cache_bytes = 1ull << 30;
   int max_sequences = 64;           // sequences decoded together
   int max_step_tokens = 512;        // tokens per forward step (decode tokens + prefill chunks)
   Pooling pooling = Pooling::Mean;  // for Task::Embed

@@ -118,6 +118,18 @@ class GgufFile {
   friend class GgufParser;
 };
 
+// The first NaN or Inf among a file's tensor values (file order of the tensor table).
+struct NonFiniteValue {
+  std::string tensor;
+  std::vector<uint64_t> index;  // the element's coordinates, ne[0] (contiguous) first
+  uint64_t element = 0;         // its flat index
+  float value = 0.0f;           // as decoded (Q8_0: scale x quant, so a NaN/Inf scale shows here)
+};
+// Decodes every value of every tensor (F32, F16, BF16; Q8_0 through its F16 block scales) and
+// returns the first that is not finite, or false. Reads the whole file once, dropping each
+// tensor's pages once scanned, so a large model is never resident.
+bool find_non_finite(const GgufFile& f, NonFiniteValue* first);
+
 // Builds a GGUF v3 file in memory and writes it. Tensors are stored in insertion order,
 // each aligned to `alignment` (general.alignment is written when it is not 32).
 class GgufWriter {

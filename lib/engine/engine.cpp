@@ -83,16 +83,17 @@ struct Sequence {
   int32_t n_done = 0;           // positions already in the KV cache
   RecordResult result;
   std::vector<double> pooled;   // Embed: running sum (or last row) of final hidden states
+  bool failed = false;          // result holds a runtime error: retire without finalising
   int32_t total() const { return n_emb + static_cast<int32_t>(inputs.size()); }
 };
 
-// This rank's view of the model: its slice of the heads, FFN rows and vocabulary.
-ModelConfig local_config(const ModelConfig& c, const ShardLayout& s) {
-  ModelConfig l = c;
-  l.n_heads = s.n_q_heads;
-  l.n_kv_heads = s.n_kv_heads;
-  l.ffn_dim = s.n_ffn;
-  return l;
+// Index of the first NaN or Inf of row[0, n), or -1. One pass over a row that sampling, scoring
+// or pooling reads anyway: a model with a NaN or Inf in its weights must fail the records it
+// touches, never hand back status 0 with NaN log-probabilities or an arbitrary argmax.
+int64_t first_non_finite(const float* row, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(row[i])) return i;
+  return -1;
 }
 
 int comm_rank(MPI_Comm c) {
@@ -131,7 +132,7 @@ struct Engine::Impl {
                   ? std::make_unique<NodeSharedMemory>(comm, shard.rank)
                   : nullptr),
         weights(load_weights()),
-        kv(local_config(model->config(), shard), o.kv_cache_bytes, o.max_sequences),
+        kv(model->config(), shard, o.kv_cache_bytes, o.max_sequences),
         forward(model->config(), shard, tp, o.max_step_tokens) {}
 
   ModelWeights load_weights() {
@@ -270,8 +271,13 @@ struct Engine::Impl {
     for (const auto& t : plan.tokens) {
       Sequence& s = active[t.seq];
       s.n_done = t.position + 1;
-      if (t.want_hidden) consume_hidden(s, out.hidden.data() + hi++ * dim, dim);
-      if (t.want_logits) consume_logits(s, t.position, out.logits.data() + li++ * size_t(n_vocab), n_vocab);
+      const float* hidden = t.want_hidden ? out.hidden.data() + hi++ * dim : nullptr;
+      const float* logits = t.want_logits ? out.logits.data() + li++ * size_t(n_vocab) : nullptr;
+      if (s.failed) continue;  // an earlier row of this step already failed it
+      if (hidden && !check_finite(s, t.position, hidden, dim, "hidden state (embedding output)")) continue;
+      if (logits && !check_finite(s, t.position, logits, n_vocab, "logits")) continue;
+      if (hidden) consume_hidden(s, hidden, dim);
+      if (logits) consume_logits(s, t.position, logits, n_vocab);
     }
     // Retire finished sequences, keeping the others in admission order.
     std::vector<Sequence> still;
@@ -288,6 +294,23 @@ struct Engine::Impl {
     return done;
   }
 
+  // Fails the sequence (status 2) if row[0, n) holds a NaN or Inf; every rank of a tensor-parallel
+  // group holds the same row, so all of them decide alike.
+  bool check_finite(Sequence& s, int32_t pos, const float* row, int64_t n, const char* what) {
+    const int64_t bad = first_non_finite(row, n);
+    if (bad < 0) return true;
+    fail_sequence(s, "record " + std::to_string(s.req.id) + ": non-finite " + what + " at position " +
+                         std::to_string(pos) + " (" + (std::isnan(row[bad]) ? "NaN" : "Inf") + " at index " +
+                         std::to_string(bad) +
+                         "; NaN or Inf in the model's weights? `sci-infer inspect --check-finite` scans them)");
+    return false;
+  }
+
+  void fail_sequence(Sequence& s, const std::string& msg) {
+    s.result = error_result(s.req, msg);
+    s.failed = true;
+  }
+
   void consume_hidden(Sequence& s, const float* h, int32_t dim) {
     if (s.pooled.empty()) s.pooled.assign(dim, 0.0);
     for (int32_t j = 0; j < dim; ++j) s.pooled[j] = opt.pooling == Pooling::Mean ? s.pooled[j] + h[j] : h[j];
@@ -296,10 +319,16 @@ struct Engine::Impl {
   void consume_logits(Sequence& s, int32_t pos, const float* logits, int32_t n_vocab) {
     switch (s.req.task) {
       case Task::Logits: s.result.logits.insert(s.result.logits.end(), logits, logits + n_vocab); break;
-      case Task::Score: s.result.logprobs.push_back(token_logprob(logits, n_vocab, s.inputs[pos + 1 - s.n_emb])); break;
+      case Task::Score: {
+        const float lp = token_logprob(logits, n_vocab, s.inputs[pos + 1 - s.n_emb]);
+        if (!check_finite(s, pos, &lp, 1, "log-probability")) return;  // finite logits, float overflow
+        s.result.logprobs.push_back(lp);
+        break;
+      }
       case Task::Generate: {
         float lp = 0.0f;
         const int32_t tok = sample_token(logits, n_vocab, s.req.sampling, s.req.id, uint64_t(pos + 1), &lp);
+        if (!check_finite(s, pos, &lp, 1, "log-probability")) return;
         s.result.tokens.push_back(tok);
         s.result.logprobs.push_back(lp);
         const auto& stops = s.req.sampling.stop_tokens;
@@ -318,17 +347,20 @@ struct Engine::Impl {
   }
 
   static bool is_finished(const Sequence& s) {
+    if (s.failed) return true;
     if (s.req.task == Task::Generate) return s.result.finish != FinishReason::None;
     return s.n_done >= s.n_prompt;
   }
 
   void finalize(Sequence& s) {
+    if (s.failed) return;
     if (s.req.task == Task::Generate) {
       s.result.text = model->tokenizer().decode(s.result.tokens);
     } else if (s.req.task == Task::Embed) {
       const double div = opt.pooling == Pooling::Mean ? double(s.n_prompt) : 1.0;
       s.result.embedding.resize(s.pooled.size());
       for (size_t j = 0; j < s.pooled.size(); ++j) s.result.embedding[j] = static_cast<float>(s.pooled[j] / div);
+      check_finite(s, s.n_prompt - 1, s.result.embedding.data(), int64_t(s.result.embedding.size()), "embedding");
     }
   }
 };

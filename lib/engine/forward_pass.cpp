@@ -29,7 +29,9 @@ ForwardPass::ForwardPass(const ModelConfig& c, const ShardLayout& s, TensorComm&
   gate_up_ = mat("gate_up", 2 * int64_t(ffn_));
   act_ = mat("act", ffn_);
   sel_ = mat("sel", c.dim);
-  logits_ = mat("logits", s.n_vocab);
+  // Logit rows grow with the rows a step asks for (run): max_tokens x n_vocab up front would
+  // be 512 rows of a vocabulary that only a whole-prompt score or logits step ever needs.
+  logits_ = Matrix(Kokkos::ViewAllocateWithoutInitializing("logits"), 1, s.n_vocab);
   rope_cs_ = mat("rope_cos_sin", c.head_dim);
   st_.token = IntVector("step_token", max_tokens);
   st_.emb_row = IntVector("step_emb_row", max_tokens);
@@ -154,6 +156,8 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
   if (!logit_rows.empty()) {
     gather_normed(logit_rows);
     const int64_t rows = static_cast<int64_t>(logit_rows.size());
+    if (int64_t(logits_.extent(0)) < rows)
+      logits_ = Matrix(Kokkos::ViewAllocateWithoutInitializing("logits"), rows, s_.n_vocab);
     linear(*w.output, sel_, static_cast<int32_t>(rows), logits_);
     Kokkos::fence();
     auto host = Kokkos::create_mirror_view(logits_);

@@ -5,15 +5,31 @@
 
 namespace sci_infer {
 
-KvCache::KvCache(const ModelConfig& c, size_t budget_bytes, int max_sequences) {
-  const size_t kv_dim = size_t(c.n_kv_heads) * c.head_dim;
-  const size_t page_bytes = 2 * size_t(c.n_layers) * kKvBlock * kv_dim * sizeof(float);
-  n_pages_ = static_cast<int32_t>(std::min<size_t>(budget_bytes / page_bytes, 1u << 30));
-  if (n_pages_ < 1)
+namespace {
+// K and V of kKvBlock positions of every layer, for n_kv_heads heads.
+size_t page_bytes(const ModelConfig& c, int32_t n_kv_heads) {
+  return 2 * size_t(c.n_layers) * kKvBlock * size_t(n_kv_heads) * size_t(c.head_dim) * sizeof(float);
+}
+}  // namespace
+
+int64_t KvCache::pages_in_budget(const ModelConfig& c, size_t budget_bytes) {
+  return static_cast<int64_t>(std::min<size_t>(budget_bytes / page_bytes(c, c.n_kv_heads), 1u << 30));
+}
+
+KvCache::KvCache(const ModelConfig& c, const ShardLayout& shard, size_t budget_bytes, int max_sequences) {
+  const size_t full_page = page_bytes(c, c.n_kv_heads);
+  const int64_t fit = pages_in_budget(c, budget_bytes);
+  if (fit < 1)
     throw Error("KV-cache budget of " + std::to_string(budget_bytes) + " bytes holds no page (one page of " +
-                std::to_string(kKvBlock) + " positions needs " + std::to_string(page_bytes) + " bytes)");
-  max_pages_per_seq_ = pages_for(c.context);
-  bytes_ = page_bytes * n_pages_;
+                std::to_string(kKvBlock) + " positions of the whole model needs " + std::to_string(full_page) +
+                " bytes)");
+  // No sequence ever holds more than its context's pages: more than max_sequences of them would
+  // never be used (and capping here changes no result: a request needs at most one context).
+  const int64_t per_seq = pages_for(c.context);
+  n_pages_ = static_cast<int32_t>(std::min<int64_t>(fit, per_seq * max_sequences));
+  max_pages_per_seq_ = static_cast<int32_t>(std::min<int64_t>(per_seq, n_pages_));
+  const size_t kv_dim = size_t(shard.n_kv_heads) * c.head_dim;
+  bytes_ = page_bytes(c, shard.n_kv_heads) * size_t(n_pages_);
   // Not zero-filled: a position is always written before any attention reads it.
   views_.k = decltype(views_.k)(Kokkos::ViewAllocateWithoutInitializing("kv_k"), c.n_layers, n_pages_, kv_dim, kKvBlock);
   views_.v = decltype(views_.v)(Kokkos::ViewAllocateWithoutInitializing("kv_v"), c.n_layers, n_pages_, kKvBlock, kv_dim);

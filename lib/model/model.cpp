@@ -4,15 +4,45 @@
 #include "io/sha256.hpp"
 #include "model/shard_layout.hpp"
 
+#include <algorithm>
+#include <set>
 #include <string>
 
 namespace sci_infer {
 namespace {
 
-int32_t positive_int(const GgufFile& f, const std::string& key) {
+// More layers than any published model by far; the real bound is the tensors present (below).
+constexpr uint64_t kMaxLayers = 4096;
+
+int32_t bounded_int(const GgufFile& f, const std::string& key, uint64_t lo, uint64_t hi) {
   const uint64_t v = f.get_uint(key);
-  if (v == 0 || v > (1u << 30)) throw Error(f.path() + ": metadata " + key + " = " + std::to_string(v) + " is out of range");
+  if (v < lo || v > hi)
+    throw Error(f.path() + ": metadata " + key + " = " + std::to_string(v) + " is out of range [" + std::to_string(lo) +
+                ", " + std::to_string(hi) + "]");
   return static_cast<int32_t>(v);
+}
+
+int32_t positive_int(const GgufFile& f, const std::string& key) { return bounded_int(f, key, 1, 1u << 30); }
+
+// The layer indices N of the blk.N.* tensors the file holds. block_count is only a claim: every
+// per-layer structure is sized from it, so it must agree with the tensors before anything is
+// allocated (a 440 KB file claiming 2^30 layers must not cost 2^30 of anything).
+void check_block_count(const GgufFile& f, const std::string& key, int32_t n_layers) {
+  std::set<uint64_t> layers;
+  for (const GgufTensorInfo& t : f.tensors()) {
+    if (t.name.compare(0, 4, "blk.") != 0) continue;
+    const size_t dot = t.name.find('.', 4);
+    const std::string n = t.name.substr(4, dot == std::string::npos ? std::string::npos : dot - 4);
+    if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(f.path() + ": tensor '" + t.name + "' has no layer number after 'blk.'");
+    layers.insert(std::stoull(n));
+  }
+  const uint64_t present = layers.size(), last = layers.empty() ? 0 : *layers.rbegin() + 1;
+  if (present != uint64_t(n_layers) || last != uint64_t(n_layers))
+    throw Error(f.path() + ": metadata " + key + " = " + std::to_string(n_layers) + " but the file holds tensors of " +
+                std::to_string(present) + " layers" +
+                (present ? " (blk." + std::to_string(*layers.begin()) + " to blk." + std::to_string(last - 1) + ")"
+                         : std::string()));
 }
 
 // The llama.cpp tensor names of arch "llama" and their shapes (ne[0] first).
@@ -59,7 +89,8 @@ ModelConfig read_model_config(const GgufFile& f) {
   const std::string a = c.arch + ".";
   c.name = f.get_string_or("general.name", "");
   c.dim = positive_int(f, a + "embedding_length");
-  c.n_layers = positive_int(f, a + "block_count");
+  c.n_layers = bounded_int(f, a + "block_count", 1, kMaxLayers);
+  check_block_count(f, a + "block_count", c.n_layers);
   c.n_heads = positive_int(f, a + "attention.head_count");
   c.n_kv_heads = f.has(a + "attention.head_count_kv") ? positive_int(f, a + "attention.head_count_kv") : c.n_heads;
   c.ffn_dim = positive_int(f, a + "feed_forward_length");
@@ -82,10 +113,13 @@ ModelConfig read_model_config(const GgufFile& f) {
     throw Error(f.path() + ": rope.freq_base and layer_norm_rms_epsilon must be positive");
   const GgufTensorInfo& emb = f.tensor("token_embd.weight");
   if (emb.ne.size() != 2) throw Error(f.path() + ": tensor 'token_embd.weight' must be 2-D");
-  c.shard_tp = static_cast<int32_t>(f.get_uint_or("sci_infer.shard.tp", 1));
-  c.shard_rank = static_cast<int32_t>(f.get_uint_or("sci_infer.shard.rank", 0));
-  // A shard's embedding holds only its vocabulary rows; the full count is recorded.
-  c.n_vocab = static_cast<int32_t>(c.shard_tp > 1 ? f.get_uint("sci_infer.shard.vocab_size") : emb.ne[1]);
+  if (emb.ne[1] > (1u << 30)) throw Error(f.path() + ": tensor 'token_embd.weight' has too many rows");
+  c.shard_tp = f.has("sci_infer.shard.tp") ? bounded_int(f, "sci_infer.shard.tp", 1, 1024) : 1;
+  c.shard_rank = f.has("sci_infer.shard.rank") ? bounded_int(f, "sci_infer.shard.rank", 0, c.shard_tp - 1) : 0;
+  // A shard's embedding holds only its vocabulary rows; the full count is recorded (and is at
+  // most shard_tp times the rows this file holds: the first ranks take one row more).
+  c.n_vocab = c.shard_tp > 1 ? bounded_int(f, "sci_infer.shard.vocab_size", 1, std::min<uint64_t>(emb.ne[1] * c.shard_tp, 1u << 30))
+                             : static_cast<int32_t>(emb.ne[1]);
   if (f.has(a + "vocab_size") && f.get_uint(a + "vocab_size") != uint64_t(c.n_vocab))
     throw Error(f.path() + ": " + a + "vocab_size disagrees with token_embd.weight");
   c.tied_output = f.find_tensor("output.weight") == nullptr;
