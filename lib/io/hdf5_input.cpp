@@ -230,6 +230,18 @@ void read_vlen(const std::string& path, const Dataset& d, hid_t mem_type, uint64
   consume(buf);
 }
 
+// Rows [0, n_rows) of records [begin, begin + count) of a [N, T, d] dataset, as float.
+void read_embedding_rows(const std::string& path, const Dataset& d, uint64_t begin, uint64_t count,
+                         uint64_t n_rows, float* buf) {
+  Id file_space = h5::space_id(H5Dget_space(d.id.get()), "H5Dget_space");
+  const hsize_t start[3] = {begin, 0, 0}, counts[3] = {count, n_rows, d.dims[2]};
+  h5::check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, counts, nullptr),
+                   "H5Sselect_hyperslab");
+  Id mem_space = h5::space_id(H5Screate_simple(3, counts, nullptr), "H5Screate_simple");
+  checked_read(H5Dread(d.id.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT, buf),
+               path, d, begin, count);
+}
+
 std::vector<int64_t> read_int64(const std::string& path, const Dataset& d, uint64_t begin,
                                 uint64_t count) {
   std::vector<int64_t> v(count);
@@ -510,10 +522,18 @@ size_t first_non_finite(const float* p, size_t n) {
 
 void InputFile::Impl::fill_embeddings(uint64_t begin, RecordInput* recs, size_t count) const {
   const uint64_t rows = embeddings.dims[1], width = embeddings.dims[2];
-  std::vector<float> block(count * rows * width);
-  if (!block.empty()) read_slab(path, embeddings, H5T_NATIVE_FLOAT, begin, count, block.data());
   std::vector<int64_t> lengths;
   if (embedding_lengths) lengths = read_int64(path, embedding_lengths, begin, count);
+  // Only the rows some record of the block uses are read: padded inputs (T much larger than
+  // most lengths) then cost memory for their data, not for their padding.
+  uint64_t used = rows;
+  if (embedding_lengths) {
+    used = 0;
+    for (int64_t len : lengths)
+      if (len > 0 && static_cast<uint64_t>(len) <= rows) used = std::max(used, static_cast<uint64_t>(len));
+  }
+  std::vector<float> block(count * used * width);
+  if (!block.empty()) read_embedding_rows(path, embeddings, begin, count, used, block.data());
 
   for (size_t i = 0; i < count; ++i) {
     RecordInput& r = recs[i];
@@ -524,7 +544,7 @@ void InputFile::Impl::fill_embeddings(uint64_t begin, RecordInput* recs, size_t 
                        embeddings.name + ")");
       continue;
     }
-    const float* src = block.data() + i * rows * width;
+    const float* src = block.data() + i * used * width;
     const size_t n_values = static_cast<size_t>(len) * width;
     const size_t bad = first_non_finite(src, n_values);
     if (bad != n_values) {

@@ -28,7 +28,7 @@ struct InputOptions {
 
 // Shape limits checked at open: bigger is refused naming the dataset, before any allocation.
 constexpr uint64_t kMaxInputRecords = uint64_t(1) << 32;      // N (ranks hold a byte per record)
-constexpr uint64_t kMaxRecordBytes = uint64_t(4) << 30;       // one record's fixed-size values
+constexpr uint64_t kMaxRecordBytes = uint64_t(1) << 30;       // one record's fixed-size values
 constexpr uint64_t kMaxEmbeddingRows = uint64_t(1) << 24;     // T of /embeddings
 constexpr uint64_t kMaxEmbeddingWidth = uint64_t(1) << 20;    // d_model of /embeddings
 // read() splits a range into pieces of at most this many bytes of fixed-size values (at least

@@ -302,7 +302,7 @@ TEST_CASE("input: absurd shapes are refused at open, before any allocation", "[h
   write_prompts_file(path, 4);
   add_declared_only(path, "/embeddings", {4, 1u << 24, 1u << 8});
   CHECK_THAT(open_error(path), Contains(path + ": dataset /embeddings has shape [4, 16777216, 256]") &&
-                                   Contains("more than the limit of 4294967296"));
+                                   Contains("more than the limit of 1073741824"));
 
   InputSpec none;
   write_input_file(path, none);
