@@ -44,7 +44,7 @@ if [ ! -d "$src_dir/.git" ]; then
   [ -f "$bundle" ] || { say "no llama.cpp source bundle at $bundle"; exit 1; }
   say "unpacking llama.cpp's source into $src_dir"
   rm -rf "$src_dir"
-  git clone -q "$bundle" "$src_dir"
+  git -c advice.detachedHead=false clone -q "$bundle" "$src_dir"
 fi
 
 # Check what the tests will check, so a broken install fails here and not as a skip later.
