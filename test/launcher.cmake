@@ -14,3 +14,4 @@ endfunction()
 
 sci_infer_launcher_test(test_launcher.py rank_invariance signals bad_input tasks tensor_parallel)
 sci_infer_launcher_test(test_model_safety.py hostile_metadata nonfinite_weights kv_budget_tp)
+sci_infer_launcher_test(test_input_datasets.py ids_carried per_record_sampling input_faults)

@@ -1,7 +1,11 @@
 # Numerical acceptance tests: sci-infer's logits against independent references
 #   numpy    test/python/reference_llama.py (float64, reads GGUF with test/python/gguf_min.py)
-#   llamacpp llama.cpp through node-llama-cpp under ${SCI_INFER_PEER_DIR}; skipped (exit 77) if absent
-# Included from test/CMakeLists.txt, which sets SCI_INFER_PYTHON and SCI_INFER_PEER_DIR.
+#   llamacpp llama.cpp through node-llama-cpp under $PEER_DIR (scripts/peer_setup.sh installs it;
+#            scripts/test.sh does so before ctest). Every llamacpp test runs through
+#            test/peer/peer_gate.sh: without the peer it is reported "Skipped" with the reason
+#            printed, and with CI=true it FAILS instead.
+# Included from test/CMakeLists.txt, which sets SCI_INFER_PYTHON and SCI_INFER_PEER_DIR (the
+# default PEER_DIR; PEER_DIR set when ctest runs wins).
 #   ctest -L numerics            all of them;   ctest -L numerics -LE slow   without the 100m models
 
 set(_py_dir ${CMAKE_CURRENT_SOURCE_DIR}/python)
@@ -13,9 +17,10 @@ file(MAKE_DIRECTORY ${_py_work})
 add_test(NAME numerics_selftest_gguf_min
   COMMAND ${SCI_INFER_PYTHON} ${_py_dir}/make_gguf_py.py --selftest ${_py_work}/selftest
   WORKING_DIRECTORY ${_py_work})
+set(SCI_INFER_PEER_GATE bash ${CMAKE_CURRENT_SOURCE_DIR}/peer/peer_gate.sh ${SCI_INFER_PEER_DIR})
 add_test(NAME numerics_selftest_reference_vs_llamacpp
-  COMMAND ${SCI_INFER_PYTHON} ${_py_dir}/make_gguf_py.py --selftest ${_py_work}/selftest_peer
-          --peer --peer-dir ${SCI_INFER_PEER_DIR}
+  COMMAND ${SCI_INFER_PEER_GATE} logits,gguf-py --
+          ${SCI_INFER_PYTHON} ${_py_dir}/make_gguf_py.py --selftest ${_py_work}/selftest_peer --peer
   WORKING_DIRECTORY ${_py_work})
 set_tests_properties(numerics_selftest_gguf_min PROPERTIES LABELS "numerics" TIMEOUT 60
   FIXTURES_SETUP sci_infer_pyfiles)
@@ -32,16 +37,18 @@ function(sci_infer_numerics_test against preset dtype)
     set(_name ${_name}_untied)
     list(APPEND _extra --untied)
   endif()
-  add_test(NAME ${_name}
-    COMMAND ${SCI_INFER_PYTHON} ${_py_dir}/compare_logits.py
-            --sci-infer $<TARGET_FILE:sci-infer>
-            --make ${preset} --dtype ${dtype} --seed 1 ${_extra}
-            --against ${against} --peer-dir ${SCI_INFER_PEER_DIR} --workdir ${_py_work}
-    WORKING_DIRECTORY ${_py_work})
   set(_labels numerics)
+  set(_gate "")
   if(against STREQUAL "llamacpp")
     list(APPEND _labels peer)
+    set(_gate ${SCI_INFER_PEER_GATE} logits --)
   endif()
+  add_test(NAME ${_name}
+    COMMAND ${_gate} ${SCI_INFER_PYTHON} ${_py_dir}/compare_logits.py
+            --sci-infer $<TARGET_FILE:sci-infer>
+            --make ${preset} --dtype ${dtype} --seed 1 ${_extra}
+            --against ${against} --workdir ${_py_work}
+    WORKING_DIRECTORY ${_py_work})
   set(_timeout 120)
   if(_t_SLOW)
     list(APPEND _labels slow)

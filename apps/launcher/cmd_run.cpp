@@ -42,6 +42,7 @@ struct Snapshotter {
   const JobProvenance& prov;
   uint64_t n_records;
   uint32_t dim;
+  std::vector<std::string> carried;  // input datasets copied to /results (InputFile::carried)
   Clock::time_point last = Clock::now();
   double last_cost = 0.0;
 
@@ -52,6 +53,8 @@ struct Snapshotter {
     layout.task = cfg.task;
     layout.pooling = cfg.pooling;
     layout.d_model = dim;
+    layout.carry_from = cfg.input;
+    layout.carried = carried;
     auto attrs = prov.string_attrs(final_snapshot);
     write_output_snapshot(cfg.output, n_records, layout,
                           [&](uint64_t i, RecordResult& r) { return index.load(i, r); }, attrs, prov.int_attrs());
@@ -77,6 +80,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     model = Model::open(shard_path(cfg.engine.model, rank % std::max(1, cfg.engine.tp)));
     InputOptions io;
     io.expected_embedding_width = static_cast<uint32_t>(model->config().dim);
+    io.carry = carried_dataset_names(cfg);
     input = InputFile::open(cfg.input, io);
     if (rank == 0) prepare_output(cfg);
   });
@@ -113,7 +117,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir_for_output(cfg.output), rank);
   SharedCounters counters(comm, kNumCounters);
   if (rank == 0) counters.fetch_add(kDone, already);
-  Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim)};
+  Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim), input->carried()};
   if (rank == 0) {
     const KvCacheStats kv = engine.kv_cache_stats();
     std::printf("[sci-infer] %s: %lu records (%lu already done), %d rank(s) = %d data-parallel group(s) x tp %d "

@@ -53,16 +53,42 @@ RecordJob make_record_job(const RecordInput& in, const RunConfig& cfg, const Mod
   if (r.task == Task::Score && total < 2) return fail(in, where + "scoring needs at least two positions");
   r.max_new_tokens = in.max_new_tokens ? *in.max_new_tokens : cfg.max_new_tokens;
   if (r.max_new_tokens < 0) return fail(in, cfg.input + ": /max_new_tokens[" + std::to_string(in.index) + "] is negative");
+  // Per-record datasets override the command line for their record (the reader range-checked
+  // them; only the vocabulary is known here).
   r.sampling.seed = in.seed ? *in.seed : cfg.seed;
-  r.sampling.temperature = cfg.temperature;
-  r.sampling.top_k = cfg.top_k;
-  r.sampling.top_p = cfg.top_p;
+  r.sampling.temperature = in.temperature ? *in.temperature : cfg.temperature;
+  r.sampling.top_k = in.top_k ? *in.top_k : cfg.top_k;
+  r.sampling.top_p = in.top_p ? *in.top_p : cfg.top_p;
   r.sampling.ignore_eos = cfg.ignore_eos;
-  r.sampling.stop_tokens = parse_token_list(cfg.stop_tokens);
+  if (in.stop_tokens) {
+    const std::vector<int32_t>& stop = *in.stop_tokens;
+    for (size_t i = 0; i < stop.size(); ++i)
+      if (stop[i] < 0 || stop[i] >= mc.n_vocab)
+        return fail(in, cfg.input + ": /stop_tokens[" + std::to_string(in.index) + "]: token " + std::to_string(i) +
+                            " has id " + std::to_string(stop[i]) + ", outside the vocabulary [0, " +
+                            std::to_string(mc.n_vocab) + ")");
+    r.sampling.stop_tokens = stop;
+  } else {
+    r.sampling.stop_tokens = parse_token_list(cfg.stop_tokens);
+  }
   RecordJob j;
   j.runnable = true;
   j.request = std::move(r);
   return j;
+}
+
+std::vector<std::string> carried_dataset_names(const RunConfig& cfg) {
+  std::vector<std::string> names;
+  std::string name;
+  for (size_t i = 0; i <= cfg.carry.size(); ++i) {
+    if (i == cfg.carry.size() || cfg.carry[i] == ',') {
+      if (!name.empty()) names.push_back(name);
+      name.clear();
+    } else if (cfg.carry[i] != ' ') {
+      name += cfg.carry[i];
+    }
+  }
+  return names;
 }
 
 }  // namespace sci_infer::cli

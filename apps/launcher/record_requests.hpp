@@ -2,6 +2,7 @@
 // Turns one input record into an engine request, or into an error result that names the file,
 // dataset and record: one bad record never stops the job.
 #include <string>
+#include <vector>
 
 #include "run_config.hpp"
 #include "sci_infer/engine.hpp"
@@ -15,5 +16,8 @@ struct RecordJob {
 };
 
 RecordJob make_record_job(const RecordInput& in, const RunConfig& cfg, const Model& model);
+
+// The dataset names of --carry ("doc_id,label" -> {"doc_id", "label"}), for InputOptions::carry.
+std::vector<std::string> carried_dataset_names(const RunConfig& cfg);
 
 }  // namespace sci_infer::cli

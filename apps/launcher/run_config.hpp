@@ -18,6 +18,7 @@ struct RunConfig {
   int top_k = 0;
   float top_p = 1.0f;
   std::string stop_tokens;         // comma-separated ids
+  std::string carry;               // comma-separated input datasets copied to /results (besides /ids)
   bool ignore_eos = false;
   std::string context_policy = "error";  // or "truncate-left"
   std::string pooling = "mean";
@@ -41,6 +42,7 @@ struct RunConfig {
     app.add_option("--top-k", top_k, "Keep the k most likely tokens (0 = all)");
     app.add_option("--top-p", top_p, "Nucleus probability mass (1 = all)");
     app.add_option("--stop-tokens", stop_tokens, "Comma-separated extra stop token ids");
+    app.add_option("--carry", carry, "Comma-separated 1-D input datasets to copy to /results (/ids always is)");
     app.add_flag("--ignore-eos", ignore_eos, "Do not stop at end-of-generation tokens");
     app.add_option("--context-policy", context_policy, "Inputs longer than the context: error or truncate-left")
         ->check(CLI::IsMember({"error", "truncate-left"}));

@@ -18,6 +18,11 @@ struct RecordInput {
   std::vector<float> embeddings;        // n_embedding_rows x d_model, row-major, from /embeddings
   std::optional<uint64_t> seed;         // /seeds[index]
   std::optional<int32_t> max_new_tokens;// /max_new_tokens[index]
+  // Per-record sampling overrides (range-checked by the reader, except stop ids vs the vocabulary).
+  std::optional<float> temperature;     // /temperature[index], finite and >= 0
+  std::optional<float> top_p;           // /top_p[index], in (0, 1]
+  std::optional<int32_t> top_k;         // /top_k[index], >= 0
+  std::optional<std::vector<int32_t>> stop_tokens;  // /stop_tokens[index], replaces --stop-tokens
   std::string error;                    // non-empty: a per-record input problem found while reading
 };
 

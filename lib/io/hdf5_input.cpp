@@ -3,12 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <sstream>
 
+#include "io/hdf5_output.hpp"
 #include "io/hdf5_util.hpp"
 #include "io/utf8.hpp"
 #include "sci_infer/error.hpp"
@@ -43,9 +46,9 @@ void require_hdf5_file(const std::string& path) {
 }
 
 // Opens root dataset `name` if the file has it (an empty Dataset otherwise).
-Dataset open_optional(hid_t file, const std::string& path, const char* name) {
+Dataset open_optional(hid_t file, const std::string& path, const std::string& name) {
   Dataset d;
-  d.name = std::string("/") + name;
+  d.name = name[0] == '/' ? name : "/" + name;
   htri_t exists = H5Lexists(file, d.name.c_str(), H5P_DEFAULT);
   h5::check_status(exists, path + ": cannot look up " + d.name);
   if (exists == 0) return Dataset{};
@@ -82,7 +85,7 @@ void check_prompts(const std::string& path, const Dataset& d) {
     type_error(path, d, "a string type (variable-length UTF-8 or fixed-length)");
 }
 
-void check_tokens(const std::string& path, const Dataset& d) {
+void check_vlen_integers(const std::string& path, const Dataset& d) {
   require_rank(path, d, 1, "a 1-D dataset [N]");
   bool ok = type_class(d) == H5T_VLEN;
   if (ok) {
@@ -97,13 +100,69 @@ void check_integer_1d(const std::string& path, const Dataset& d, const char* exp
   if (type_class(d) != H5T_INTEGER) type_error(path, d, expected);
 }
 
+void check_number_1d(const std::string& path, const Dataset& d, const char* expected) {
+  require_rank(path, d, 1, "a 1-D dataset [N]");
+  if (type_class(d) != H5T_FLOAT && type_class(d) != H5T_INTEGER) type_error(path, d, expected);
+}
+
+// A carried dataset: copied value by value, so any plain scalar type is fine.
+void check_carried(const std::string& path, const Dataset& d, bool is_ids) {
+  require_rank(path, d, 1, "a 1-D dataset [N] (one value per record)");
+  const H5T_class_t c = type_class(d);
+  const bool ok = c == H5T_INTEGER || c == H5T_STRING || (!is_ids && c == H5T_FLOAT);
+  if (!ok) type_error(path, d, is_ids ? "an integer or string type" : "an integer, float or string type");
+}
+
+// a * b, or 0 when it overflows 64 bits (every caller refuses 0 as a product of non-zero sizes).
+uint64_t checked_mul(uint64_t a, uint64_t b) {
+  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) return 0;
+  return a * b;
+}
+
+// Bytes one record of `d` takes in a read buffer (what read() allocates per record; HDF5 itself
+// allocates variable-length data as stored in the file).
+uint64_t record_bytes(const Dataset& d) {
+  const hid_t t = d.file_type.get();
+  switch (H5Tget_class(t)) {
+    case H5T_STRING: return H5Tis_variable_str(t) > 0 ? sizeof(char*) : H5Tget_size(t);
+    case H5T_VLEN: return sizeof(hvl_t);
+    case H5T_FLOAT:
+      if (d.dims.size() == 3) return checked_mul(checked_mul(d.dims[1], d.dims[2]), sizeof(float));
+      return sizeof(double);
+    default: return sizeof(int64_t);
+  }
+}
+
+// Absurd shapes are refused here, before anything is allocated from them: a few KB of HDF5
+// metadata can declare [4, 1e9, 64] or a product of sizes that overflows.
+void check_shape_bounds(const std::string& path, const Dataset& d) {
+  const std::string where = path + ": dataset " + d.name + " has shape " + h5::dims_string(d.dims);
+  if (d.dims.empty()) throw Error(where + ", expected one entry per record");
+  if (d.dims[0] > kMaxInputRecords)
+    throw Error(where + ": " + std::to_string(d.dims[0]) + " records, more than the limit of " +
+                std::to_string(kMaxInputRecords));
+  bool any_zero = false;
+  for (hsize_t x : d.dims) any_zero |= x == 0;
+  if (any_zero) return;  // no values at all
+  uint64_t total = 1;
+  for (hsize_t x : d.dims)
+    if ((total = checked_mul(total, x)) == 0)
+      throw Error(where + ": the number of values overflows 64 bits");
+  const uint64_t bytes = record_bytes(d);
+  if (bytes == 0) throw Error(where + ": the size of one record overflows 64 bits");
+  if (bytes > kMaxRecordBytes)
+    throw Error(where + ": one record takes " + std::to_string(bytes) + " bytes, more than the limit of " +
+                std::to_string(kMaxRecordBytes));
+}
+
 void check_embeddings(const std::string& path, const Dataset& d, uint32_t expected_width) {
   require_rank(path, d, 3, "a 3-D dataset [N, T, d_model]");
   if (type_class(d) != H5T_FLOAT) type_error(path, d, "float32");
   const hsize_t width = d.dims[2];
-  if (width == 0 || width > std::numeric_limits<uint32_t>::max() ||
-      d.dims[1] > std::numeric_limits<uint32_t>::max())
-    throw Error(path + ": dataset " + d.name + " has unusable shape " + h5::dims_string(d.dims));
+  if (width == 0 || width > kMaxEmbeddingWidth || d.dims[1] > kMaxEmbeddingRows)
+    throw Error(path + ": dataset " + d.name + " has unusable shape " + h5::dims_string(d.dims) +
+                " (T must be at most " + std::to_string(kMaxEmbeddingRows) + " rows, d_model 1.." +
+                std::to_string(kMaxEmbeddingWidth) + ")");
   if (expected_width != 0 && width != expected_width)
     throw Error(path + ": dataset " + d.name + " has width " + std::to_string(width) +
                 " (shape " + h5::dims_string(d.dims) + ") but the model's d_model is " +
@@ -127,16 +186,34 @@ uint64_t check_record_counts(const std::string& path, const std::vector<const Da
 // Hyperslab reads (read)
 // ---------------------------------------------------------------------------------------------
 
+// H5Dread failed (I/O error, a chunk that does not decompress ...): caught by InputFile::read,
+// which retries record by record and fails only the records that stay unreadable.
+struct ReadFailure : Error {
+  std::string dataset;  // "/prompts"
+  std::string detail;   // HDF5's innermost messages
+  ReadFailure(const std::string& what, std::string ds, std::string d)
+      : Error(what), dataset(std::move(ds)), detail(std::move(d)) {}
+};
+
 std::string range_text(uint64_t begin, uint64_t count) {
   return "[" + std::to_string(begin) + ":" + std::to_string(begin + count) + "]";
+}
+
+void checked_read(herr_t rc, const std::string& path, const Dataset& d, uint64_t begin,
+                  uint64_t count) {
+  if (rc >= 0) return;
+  std::string detail = h5::error_stack_summary();
+  throw ReadFailure(path + ": cannot read " + d.name + range_text(begin, count) +
+                        (detail.empty() ? "" : " (HDF5: " + detail + ")"),
+                    d.name, detail);
 }
 
 void read_slab(const std::string& path, const Dataset& d, hid_t mem_type, uint64_t begin,
                uint64_t count, void* buf) {
   h5::RowSelection s = h5::select_rows(d.id.get(), d.dims, begin, count);
-  h5::check_status(
+  checked_read(
       H5Dread(d.id.get(), mem_type, s.mem_space.get(), s.file_space.get(), H5P_DEFAULT, buf),
-      path + ": cannot read " + d.name + range_text(begin, count));
+      path, d, begin, count);
 }
 
 // Reads a slab of a variable-length dataset (T = char* or hvl_t), hands the buffer to
@@ -146,17 +223,36 @@ void read_vlen(const std::string& path, const Dataset& d, hid_t mem_type, uint64
                uint64_t count, Consume&& consume) {
   std::vector<T> buf(count);
   h5::RowSelection s = h5::select_rows(d.id.get(), d.dims, begin, count);
-  h5::check_status(H5Dread(d.id.get(), mem_type, s.mem_space.get(), s.file_space.get(),
-                           H5P_DEFAULT, buf.data()),
-                   path + ": cannot read " + d.name + range_text(begin, count));
+  checked_read(H5Dread(d.id.get(), mem_type, s.mem_space.get(), s.file_space.get(), H5P_DEFAULT,
+                       buf.data()),
+               path, d, begin, count);
   h5::VlenReclaim reclaim(mem_type, s.mem_space.get(), buf.data());
   consume(buf);
+}
+
+// Rows [0, n_rows) of records [begin, begin + count) of a [N, T, d] dataset, as float.
+void read_embedding_rows(const std::string& path, const Dataset& d, uint64_t begin, uint64_t count,
+                         uint64_t n_rows, float* buf) {
+  Id file_space = h5::space_id(H5Dget_space(d.id.get()), "H5Dget_space");
+  const hsize_t start[3] = {begin, 0, 0}, counts[3] = {count, n_rows, d.dims[2]};
+  h5::check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, counts, nullptr),
+                   "H5Sselect_hyperslab");
+  Id mem_space = h5::space_id(H5Screate_simple(3, counts, nullptr), "H5Screate_simple");
+  checked_read(H5Dread(d.id.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT, buf),
+               path, d, begin, count);
 }
 
 std::vector<int64_t> read_int64(const std::string& path, const Dataset& d, uint64_t begin,
                                 uint64_t count) {
   std::vector<int64_t> v(count);
   read_slab(path, d, H5T_NATIVE_INT64, begin, count, v.data());
+  return v;
+}
+
+std::vector<double> read_double(const std::string& path, const Dataset& d, uint64_t begin,
+                                uint64_t count) {
+  std::vector<double> v(count);
+  read_slab(path, d, H5T_NATIVE_DOUBLE, begin, count, v.data());
   return v;
 }
 
@@ -217,37 +313,100 @@ struct InputFile::Impl {
   Id file;
   uint64_t n = 0;
   Dataset prompts, tokens, embeddings, embedding_lengths, seeds, max_new_tokens;
+  Dataset temperature, top_p, top_k, stop_tokens;  // per-record sampling overrides
+  std::vector<Dataset> carried;                    // /ids and --carry datasets, copied to the output
+  uint64_t records_per_read = 1;                   // read() pieces: kMaxReadBytes of buffers
 
-  void fill_prompts(uint64_t begin, std::vector<RecordInput>& recs) const;
-  void fill_tokens(uint64_t begin, std::vector<RecordInput>& recs) const;
-  void fill_embeddings(uint64_t begin, std::vector<RecordInput>& recs) const;
-  void fill_seeds(uint64_t begin, std::vector<RecordInput>& recs) const;
-  void fill_max_new_tokens(uint64_t begin, std::vector<RecordInput>& recs) const;
+  // Each fill_X reads records [begin, begin + count) of one dataset into recs[0..count) and
+  // throws ReadFailure (or bad_alloc) before changing any record if the read fails.
+  using Fill = void (Impl::*)(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_prompts(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_tokens(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_embeddings(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_seeds(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_max_new_tokens(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_temperature(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_top_p(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_top_k(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_stop_tokens(uint64_t begin, RecordInput* recs, size_t count) const;
+  void fill_robustly(const Dataset& d, Fill fill, uint64_t begin, RecordInput* recs,
+                     size_t count) const;
   void check_empty(RecordInput& r) const;
-  void check_datasets(const InputOptions& options) const;  // ranks and types; throws
+  void check_datasets(const InputOptions& options) const;  // ranks, types, shapes; throws
+  void open_carried(const InputOptions& options);
 
   // The datasets that carry one value per record, in the order their counts are compared.
   std::vector<const Dataset*> present() const {
     std::vector<const Dataset*> out;
-    for (const Dataset* d :
-         {&prompts, &tokens, &embeddings, &embedding_lengths, &seeds, &max_new_tokens})
+    for (const Dataset* d : {&prompts, &tokens, &embeddings, &embedding_lengths, &seeds,
+                             &max_new_tokens, &temperature, &top_p, &top_k, &stop_tokens})
       if (*d) out.push_back(d);
+    for (const Dataset& d : carried)
+      if (std::none_of(out.begin(), out.end(), [&](const Dataset* o) { return o->name == d.name; }))
+        out.push_back(&d);
     return out;
   }
 };
 
 void InputFile::Impl::check_datasets(const InputOptions& options) const {
   if (prompts) check_prompts(path, prompts);
-  if (tokens) check_tokens(path, tokens);
+  if (tokens) check_vlen_integers(path, tokens);
   if (embeddings) check_embeddings(path, embeddings, options.expected_embedding_width);
   if (embedding_lengths) check_integer_1d(path, embedding_lengths, "an integer type (int32)");
   if (seeds) check_integer_1d(path, seeds, "an unsigned 64-bit integer");
   if (max_new_tokens) check_integer_1d(path, max_new_tokens, "an integer type (int32)");
+  if (temperature) check_number_1d(path, temperature, "a float type (float32)");
+  if (top_p) check_number_1d(path, top_p, "a float type (float32)");
+  if (top_k) check_integer_1d(path, top_k, "an integer type (int32)");
+  if (stop_tokens) check_vlen_integers(path, stop_tokens);
+  for (const Dataset& d : carried) check_carried(path, d, d.name == "/ids");
+  for (const Dataset* d : present()) check_shape_bounds(path, *d);
 }
 
-void InputFile::Impl::fill_prompts(uint64_t begin, std::vector<RecordInput>& recs) const {
-  std::vector<std::string> strings = read_prompt_strings(path, prompts, begin, recs.size());
-  for (size_t i = 0; i < recs.size(); ++i) {
+// /ids whenever present, then the --carry names in order (each once).
+void InputFile::Impl::open_carried(const InputOptions& options) {
+  std::vector<std::string> names;
+  if (H5Lexists(file.get(), "/ids", H5P_DEFAULT) > 0) names.push_back("/ids");
+  for (const std::string& raw : options.carry) {
+    const std::string name = carried_dataset_name(raw);
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    if (is_result_dataset_name(name.substr(1)))
+      throw Error(path + ": --carry " + raw + ": the output already has /results" + name +
+                  " (a result dataset); rename the input dataset");
+    names.push_back(name);
+  }
+  for (const std::string& name : names) {
+    Dataset d = open_optional(file.get(), path, name);
+    if (!d) throw Error(path + ": --carry " + name.substr(1) + ": the input has no dataset " + name);
+    carried.push_back(std::move(d));
+  }
+}
+
+void InputFile::Impl::fill_robustly(const Dataset& d, Fill fill, uint64_t begin,
+                                    RecordInput* recs, size_t count) const {
+  try {
+    (this->*fill)(begin, recs, count);
+    return;
+  } catch (const ReadFailure&) {
+  } catch (const std::bad_alloc&) {
+  }
+  // One bad chunk (or an allocation a block needed) must not take the other records with it:
+  // retry one by one, so only the records HDF5 really cannot read fail.
+  for (size_t i = 0; i < count; ++i) {
+    try {
+      (this->*fill)(begin + i, recs + i, 1);
+    } catch (const ReadFailure& e) {
+      add_error(recs[i], path + ": " + e.dataset + "[" + std::to_string(recs[i].index) + "]: cannot read" +
+                             (e.detail.empty() ? std::string() : " (HDF5: " + e.detail + ")"));
+    } catch (const std::bad_alloc&) {
+      add_error(recs[i], record_ref(path, d, recs[i].index) + ": cannot read (out of memory)");
+    }
+  }
+}
+
+void InputFile::Impl::fill_prompts(uint64_t begin, RecordInput* recs, size_t count) const {
+  std::vector<std::string> strings = read_prompt_strings(path, prompts, begin, count);
+  for (size_t i = 0; i < count; ++i) {
     RecordInput& r = recs[i];
     r.has_prompt = true;
     r.prompt = std::move(strings[i]);
@@ -258,28 +417,96 @@ void InputFile::Impl::fill_prompts(uint64_t begin, std::vector<RecordInput>& rec
   }
 }
 
-void InputFile::Impl::fill_tokens(uint64_t begin, std::vector<RecordInput>& recs) const {
-  // Read as int64 whatever the file's integer type, so out-of-range ids are caught here
-  // instead of being clipped silently by HDF5's conversion to int32.
+namespace {
+
+// Token ids read as int64 whatever the file's integer type, so out-of-range ids are caught here
+// instead of being clipped silently by HDF5's conversion to int32. False (and `err` set) if one is.
+bool int32_ids(const hvl_t& v, std::vector<int32_t>& out, const std::string& ref, std::string& err) {
+  const auto* ids = static_cast<const int64_t*>(v.p);
+  out.resize(v.len);
+  for (size_t k = 0; k < v.len; ++k) {
+    if (ids[k] < std::numeric_limits<int32_t>::min() || ids[k] > std::numeric_limits<int32_t>::max()) {
+      err = ref + ": token " + std::to_string(k) + " has id " + std::to_string(ids[k]) +
+            ", outside the int32 range";
+      out.clear();
+      return false;
+    }
+    out[k] = static_cast<int32_t>(ids[k]);
+  }
+  return true;
+}
+
+}  // namespace
+
+void InputFile::Impl::fill_tokens(uint64_t begin, RecordInput* recs, size_t count) const {
   Id mem = h5::type_id(H5Tvlen_create(H5T_NATIVE_INT64), "H5Tvlen_create");
-  read_vlen<hvl_t>(path, tokens, mem.get(), begin, recs.size(), [&](std::vector<hvl_t>& buf) {
-    for (size_t i = 0; i < recs.size(); ++i) {
+  read_vlen<hvl_t>(path, tokens, mem.get(), begin, count, [&](std::vector<hvl_t>& buf) {
+    for (size_t i = 0; i < count; ++i) {
       RecordInput& r = recs[i];
       r.has_tokens = true;
-      const auto* ids = static_cast<const int64_t*>(buf[i].p);
-      r.tokens.resize(buf[i].len);
-      for (size_t k = 0; k < buf[i].len; ++k) {
-        if (ids[k] < std::numeric_limits<int32_t>::min() ||
-            ids[k] > std::numeric_limits<int32_t>::max()) {
-          add_error(r, record_ref(path, tokens, r.index) + ": token " + std::to_string(k) +
-                           " has id " + std::to_string(ids[k]) + ", outside the int32 range");
-          r.tokens.clear();
-          break;
-        }
-        r.tokens[k] = static_cast<int32_t>(ids[k]);
-      }
+      std::string err;
+      if (!int32_ids(buf[i], r.tokens, record_ref(path, tokens, r.index), err)) add_error(r, err);
     }
   });
+}
+
+void InputFile::Impl::fill_stop_tokens(uint64_t begin, RecordInput* recs, size_t count) const {
+  Id mem = h5::type_id(H5Tvlen_create(H5T_NATIVE_INT64), "H5Tvlen_create");
+  read_vlen<hvl_t>(path, stop_tokens, mem.get(), begin, count, [&](std::vector<hvl_t>& buf) {
+    for (size_t i = 0; i < count; ++i) {
+      std::vector<int32_t> ids;
+      std::string err;
+      if (int32_ids(buf[i], ids, record_ref(path, stop_tokens, recs[i].index), err))
+        recs[i].stop_tokens = std::move(ids);
+      else
+        add_error(recs[i], err);
+    }
+  });
+}
+
+namespace {
+
+// "-1" / "nan" / "0.25": a per-record value as the message shows it.
+std::string number_text(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+}  // namespace
+
+void InputFile::Impl::fill_temperature(uint64_t begin, RecordInput* recs, size_t count) const {
+  std::vector<double> v = read_double(path, temperature, begin, count);
+  for (size_t i = 0; i < count; ++i) {
+    if (std::isfinite(v[i]) && v[i] >= 0 && v[i] <= std::numeric_limits<float>::max())
+      recs[i].temperature = static_cast<float>(v[i]);
+    else
+      add_error(recs[i], record_ref(path, temperature, recs[i].index) + " is " + number_text(v[i]) +
+                             ", expected a finite temperature >= 0 (0 = greedy)");
+  }
+}
+
+void InputFile::Impl::fill_top_p(uint64_t begin, RecordInput* recs, size_t count) const {
+  std::vector<double> v = read_double(path, top_p, begin, count);
+  for (size_t i = 0; i < count; ++i) {
+    if (v[i] > 0 && v[i] <= 1)  // false for NaN
+      recs[i].top_p = static_cast<float>(v[i]);
+    else
+      add_error(recs[i], record_ref(path, top_p, recs[i].index) + " is " + number_text(v[i]) +
+                             ", expected a probability mass in (0, 1]");
+  }
+}
+
+void InputFile::Impl::fill_top_k(uint64_t begin, RecordInput* recs, size_t count) const {
+  std::vector<int64_t> v = read_int64(path, top_k, begin, count);
+  for (size_t i = 0; i < count; ++i) {
+    if (v[i] >= 0 && v[i] <= std::numeric_limits<int32_t>::max())
+      recs[i].top_k = static_cast<int32_t>(v[i]);
+    else
+      add_error(recs[i], record_ref(path, top_k, recs[i].index) + " is " + std::to_string(v[i]) +
+                             ", expected 0 (all tokens) .. " +
+                             std::to_string(std::numeric_limits<int32_t>::max()));
+  }
 }
 
 namespace {
@@ -293,13 +520,20 @@ size_t first_non_finite(const float* p, size_t n) {
 
 }  // namespace
 
-void InputFile::Impl::fill_embeddings(uint64_t begin, std::vector<RecordInput>& recs) const {
-  const size_t count = recs.size();
+void InputFile::Impl::fill_embeddings(uint64_t begin, RecordInput* recs, size_t count) const {
   const uint64_t rows = embeddings.dims[1], width = embeddings.dims[2];
-  std::vector<float> block(count * rows * width);
-  if (!block.empty()) read_slab(path, embeddings, H5T_NATIVE_FLOAT, begin, count, block.data());
   std::vector<int64_t> lengths;
   if (embedding_lengths) lengths = read_int64(path, embedding_lengths, begin, count);
+  // Only the rows some record of the block uses are read: padded inputs (T much larger than
+  // most lengths) then cost memory for their data, not for their padding.
+  uint64_t used = rows;
+  if (embedding_lengths) {
+    used = 0;
+    for (int64_t len : lengths)
+      if (len > 0 && static_cast<uint64_t>(len) <= rows) used = std::max(used, static_cast<uint64_t>(len));
+  }
+  std::vector<float> block(count * used * width);
+  if (!block.empty()) read_embedding_rows(path, embeddings, begin, count, used, block.data());
 
   for (size_t i = 0; i < count; ++i) {
     RecordInput& r = recs[i];
@@ -310,7 +544,7 @@ void InputFile::Impl::fill_embeddings(uint64_t begin, std::vector<RecordInput>& 
                        embeddings.name + ")");
       continue;
     }
-    const float* src = block.data() + i * rows * width;
+    const float* src = block.data() + i * used * width;
     const size_t n_values = static_cast<size_t>(len) * width;
     const size_t bad = first_non_finite(src, n_values);
     if (bad != n_values) {
@@ -325,8 +559,7 @@ void InputFile::Impl::fill_embeddings(uint64_t begin, std::vector<RecordInput>& 
   }
 }
 
-void InputFile::Impl::fill_seeds(uint64_t begin, std::vector<RecordInput>& recs) const {
-  const size_t count = recs.size();
+void InputFile::Impl::fill_seeds(uint64_t begin, RecordInput* recs, size_t count) const {
   if (is_unsigned(seeds)) {
     std::vector<uint64_t> v(count);
     read_slab(path, seeds, H5T_NATIVE_UINT64, begin, count, v.data());
@@ -344,9 +577,9 @@ void InputFile::Impl::fill_seeds(uint64_t begin, std::vector<RecordInput>& recs)
   }
 }
 
-void InputFile::Impl::fill_max_new_tokens(uint64_t begin, std::vector<RecordInput>& recs) const {
-  std::vector<int64_t> v = read_int64(path, max_new_tokens, begin, recs.size());
-  for (size_t i = 0; i < recs.size(); ++i) {
+void InputFile::Impl::fill_max_new_tokens(uint64_t begin, RecordInput* recs, size_t count) const {
+  std::vector<int64_t> v = read_int64(path, max_new_tokens, begin, count);
+  for (size_t i = 0; i < count; ++i) {
     RecordInput& r = recs[i];
     if (v[i] < 0)
       add_error(r, record_ref(path, max_new_tokens, r.index) + " is " + std::to_string(v[i]) +
@@ -377,6 +610,13 @@ void InputFile::Impl::check_empty(RecordInput& r) const {
 InputFile::InputFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 InputFile::~InputFile() = default;
 
+std::string carried_dataset_name(const std::string& name) {
+  const std::string n = !name.empty() && name[0] == '/' ? name.substr(1) : name;
+  if (n.empty() || n.find('/') != std::string::npos)
+    throw Error("--carry " + name + ": expected the name of a root dataset of the input (e.g. doc_id)");
+  return "/" + n;
+}
+
 std::unique_ptr<InputFile> InputFile::open(const std::string& path, const InputOptions& options) {
   h5::QuietErrors quiet;
   require_hdf5_file(path);
@@ -392,6 +632,11 @@ std::unique_ptr<InputFile> InputFile::open(const std::string& path, const InputO
   f->embedding_lengths = open_optional(file, path, "embedding_lengths");
   f->seeds = open_optional(file, path, "seeds");
   f->max_new_tokens = open_optional(file, path, "max_new_tokens");
+  f->temperature = open_optional(file, path, "temperature");
+  f->top_p = open_optional(file, path, "top_p");
+  f->top_k = open_optional(file, path, "top_k");
+  f->stop_tokens = open_optional(file, path, "stop_tokens");
+  f->open_carried(options);
 
   if (!f->prompts && !f->tokens && !f->embeddings)
     throw Error(path + ": no record dataset: expected /prompts, /tokens or /embeddings");
@@ -400,6 +645,9 @@ std::unique_ptr<InputFile> InputFile::open(const std::string& path, const InputO
 
   f->check_datasets(options);
   f->n = check_record_counts(path, f->present());
+  uint64_t widest = 1;
+  for (const Dataset* d : f->present()) widest = std::max(widest, record_bytes(*d));
+  f->records_per_read = std::max<uint64_t>(1, kMaxReadBytes / widest);
   return std::unique_ptr<InputFile>(new InputFile(std::move(f)));
 }
 
@@ -416,6 +664,11 @@ bool InputFile::has_tokens() const { return static_cast<bool>(impl_->tokens); }
 bool InputFile::has_embeddings() const { return static_cast<bool>(impl_->embeddings); }
 bool InputFile::has_seeds() const { return static_cast<bool>(impl_->seeds); }
 bool InputFile::has_max_new_tokens() const { return static_cast<bool>(impl_->max_new_tokens); }
+std::vector<std::string> InputFile::carried() const {
+  std::vector<std::string> names;
+  for (const Dataset& d : impl_->carried) names.push_back(d.name);
+  return names;
+}
 
 std::vector<RecordInput> InputFile::read(uint64_t begin, uint64_t end) const {
   const Impl& f = *impl_;
@@ -425,12 +678,17 @@ std::vector<RecordInput> InputFile::read(uint64_t begin, uint64_t end) const {
   h5::QuietErrors quiet;
   std::vector<RecordInput> recs(end - begin);
   for (size_t i = 0; i < recs.size(); ++i) recs[i].index = begin + i;
-  if (recs.empty()) return recs;
-  if (f.prompts) f.fill_prompts(begin, recs);
-  if (f.tokens) f.fill_tokens(begin, recs);
-  if (f.embeddings) f.fill_embeddings(begin, recs);
-  if (f.seeds) f.fill_seeds(begin, recs);
-  if (f.max_new_tokens) f.fill_max_new_tokens(begin, recs);
+  const std::pair<const Dataset*, Impl::Fill> fills[] = {
+      {&f.prompts, &Impl::fill_prompts},         {&f.tokens, &Impl::fill_tokens},
+      {&f.embeddings, &Impl::fill_embeddings},   {&f.seeds, &Impl::fill_seeds},
+      {&f.max_new_tokens, &Impl::fill_max_new_tokens}, {&f.temperature, &Impl::fill_temperature},
+      {&f.top_p, &Impl::fill_top_p},             {&f.top_k, &Impl::fill_top_k},
+      {&f.stop_tokens, &Impl::fill_stop_tokens}};
+  for (size_t p = 0; p < recs.size(); p += f.records_per_read) {
+    const size_t count = static_cast<size_t>(std::min<uint64_t>(f.records_per_read, recs.size() - p));
+    for (const auto& [d, fill] : fills)
+      if (*d) f.fill_robustly(*d, fill, begin + p, recs.data() + p, count);
+  }
   for (RecordInput& r : recs) f.check_empty(r);
   return recs;
 }

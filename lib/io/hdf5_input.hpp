@@ -2,14 +2,16 @@
 // Streaming reader of a batch job's input file (schema: docs/hdf5-schema.md).
 //
 // open() validates the whole file up front (datasets present, ranks, types, matching record
-// counts, embedding width, decodable filters) and throws sci_infer::Error naming the file and
-// dataset, so a bad file fails before any model work. read(begin, end) then reads only that
-// hyperslab of every dataset, so inputs larger than memory work; problems that concern a single
-// record (bad UTF-8, empty record, bad embedding length, NaN/Inf, negative max_new_tokens) are
-// put in that record's RecordInput::error and never throw.
+// counts, embedding width, sane shapes, decodable filters) and throws sci_infer::Error naming the
+// file and dataset, so a bad file fails before any model work or allocation. read(begin, end)
+// then reads only that hyperslab of every dataset, so inputs larger than memory work; problems
+// that concern a single record (bad UTF-8, empty record, bad embedding length, NaN/Inf,
+// out-of-range per-record values, a chunk HDF5 cannot read or decompress) are put in that
+// record's RecordInput::error and never throw: one damaged chunk fails its records, not the job.
 //
-// Each rank opens its own read-only handle with plain POSIX I/O (no MPI-IO) and reads the ranges
-// it claims. Not thread-safe: HDF5 is built without thread safety, so call from one thread.
+// User datasets carried through to the output (docs/hdf5-schema.md): /ids whenever present, and
+// any other 1-D per-record root dataset named in InputOptions::carry; carried() lists them for
+// the output writer (OutputLayout::carried), which copies them from this file.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,7 +23,20 @@ namespace sci_infer {
 
 struct InputOptions {
   uint32_t expected_embedding_width = 0;  // the model's d_model; 0 = don't check /embeddings
+  std::vector<std::string> carry;         // extra datasets to carry ("doc_id" or "/doc_id")
 };
+
+// Shape limits checked at open: bigger is refused naming the dataset, before any allocation.
+constexpr uint64_t kMaxInputRecords = uint64_t(1) << 32;      // N (ranks hold a byte per record)
+constexpr uint64_t kMaxRecordBytes = uint64_t(1) << 30;       // one record's fixed-size values
+constexpr uint64_t kMaxEmbeddingRows = uint64_t(1) << 24;     // T of /embeddings
+constexpr uint64_t kMaxEmbeddingWidth = uint64_t(1) << 20;    // d_model of /embeddings
+// read() splits a range into pieces of at most this many bytes of fixed-size values (at least
+// one record each), so a claim of many wide records never allocates more at once.
+constexpr uint64_t kMaxReadBytes = uint64_t(256) << 20;
+
+// "doc_id" -> "/doc_id"; throws Error for an empty name or one naming a nested path.
+std::string carried_dataset_name(const std::string& name);
 
 class InputFile {
  public:
@@ -39,10 +54,14 @@ class InputFile {
   bool has_embeddings() const;
   bool has_seeds() const;
   bool has_max_new_tokens() const;
+  // Root datasets copied to the output, "/ids" first when present: validated at open (1-D,
+  // N records, integer, float or string type; /ids integer or string).
+  std::vector<std::string> carried() const;
 
-  // Records [begin, end), index = position in the file. Throws Error if end > size() or
-  // begin > end, or if HDF5 fails to read (I/O error, corrupt chunk). Memory: the records plus,
-  // with /embeddings, (end - begin) * T * d_model floats while reading.
+  // Records [begin, end), index = position in the file. Throws Error only if end > size() or
+  // begin > end. A failed HDF5 read of a block is retried record by record; records that stay
+  // unreadable get RecordInput::error ("in.h5: /prompts[17]: cannot read (HDF5: ...)").
+  // Memory: the records plus at most max(kMaxReadBytes, one record) of read buffers.
   std::vector<RecordInput> read(uint64_t begin, uint64_t end) const;
 
   // One line for the log: path, record count, datasets with their types/shapes/filters.

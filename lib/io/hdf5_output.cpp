@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "io/hdf5_util.hpp"
 #include "io/utf8.hpp"
@@ -132,7 +133,64 @@ class SnapshotWriter {
   Id file_, group_;
   Id str_type_, vlen_i32_file_, vlen_i32_mem_, vlen_f32_file_, vlen_f32_mem_;
   Id tokens_, text_, logprobs_, finish_, status_, error_, embeddings_;
+  // Carried user datasets: read slab by slab from the input as the results are written.
+  struct Carried {
+    std::string name;  // "ids" (under /results)
+    Id source, mem_type, dest;
+    bool variable_string = false;
+  };
+  void open_carried();
+  void copy_carried(const Carried& c, uint64_t begin, uint64_t count);
+  Id carry_file_;
+  std::vector<Carried> carried_;
 };
+
+void SnapshotWriter::open_carried() {
+  if (layout_.carried.empty()) return;
+  const std::string& src = layout_.carry_from;
+  Id fapl = h5::posix_fapl();
+  carry_file_ = h5::file_id(H5Fopen(src.c_str(), H5F_ACC_RDONLY, fapl.get()),
+                            where_ + ": cannot open " + src + " to copy its carried datasets");
+  for (const std::string& name : layout_.carried) {
+    const std::string what = where_ + ": carried dataset " + src + ":" + name;
+    Carried c;
+    c.name = name.empty() || name[0] != '/' ? name : name.substr(1);
+    if (c.name.empty() || is_result_dataset_name(c.name) || c.name.find('/') != std::string::npos)
+      throw Error(what + ": cannot be written as /results/" + c.name);
+    c.source = h5::dataset_id(H5Dopen2(carry_file_.get(), name.c_str(), H5P_DEFAULT), what);
+    const std::vector<hsize_t> dims = h5::dims_of(c.source.get());
+    if (dims.size() != 1 || dims[0] != n_)
+      throw Error(what + " has shape " + h5::dims_string(dims) + ", expected [" +
+                  std::to_string(n_) + "]");
+    Id file_type = h5::type_id(H5Dget_type(c.source.get()), what);
+    const H5T_class_t cls = H5Tget_class(file_type.get());
+    if (cls == H5T_STRING) {
+      c.variable_string = H5Tis_variable_str(file_type.get()) > 0;
+      c.mem_type = h5::type_id(H5Tcopy(file_type.get()), what);
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+      c.mem_type = h5::type_id(H5Tget_native_type(file_type.get(), H5T_DIR_ASCEND), what);
+    } else {
+      throw Error(what + " has type " + h5::type_name(file_type.get()) +
+                  ", expected an integer, float or string type");
+    }
+    // The input's own type (byte order, width, string kind): the values are copied, not converted.
+    c.dest = create(c.name.c_str(), file_type.get(), 0, cls != H5T_STRING);
+    carried_.push_back(std::move(c));
+  }
+}
+
+void SnapshotWriter::copy_carried(const Carried& c, uint64_t begin, uint64_t count) {
+  std::vector<char> buf(count * H5Tget_size(c.mem_type.get()));
+  h5::RowSelection s = h5::select_rows(c.source.get(), {n_}, begin, count);
+  h5::check_status(H5Dread(c.source.get(), c.mem_type.get(), s.mem_space.get(), s.file_space.get(),
+                           H5P_DEFAULT, buf.data()),
+                   where_ + ": cannot read " + layout_.carry_from + ":/" + c.name + "[" +
+                       std::to_string(begin) + ":" + std::to_string(begin + count) + "] to carry it");
+  std::unique_ptr<h5::VlenReclaim> reclaim;
+  if (c.variable_string)
+    reclaim = std::make_unique<h5::VlenReclaim>(c.mem_type.get(), s.mem_space.get(), buf.data());
+  write(c.dest, c.name.c_str(), c.mem_type.get(), begin, count, 0, buf.data());
+}
 
 SnapshotWriter::SnapshotWriter(const std::string& file_path, const std::string& shown_path,
                                uint64_t n, const OutputLayout& layout)
@@ -161,6 +219,7 @@ SnapshotWriter::SnapshotWriter(const std::string& file_path, const std::string& 
     embeddings_ = create(kEmbeddings, H5T_IEEE_F32LE, layout_.d_model, true);
     write_string_attr(embeddings_.get(), "pooling", layout_.pooling, where_ + ": /results/embeddings");
   }
+  open_carried();
 }
 
 // [n] (width 0) or [n, width] dataset, chunked along records and gzip-1 compressed.
@@ -221,6 +280,7 @@ void SnapshotWriter::write_slab(const Slab& slab) {
   write(finish_, kFinish, str_type_.get(), slab.begin, count, 0, finish.data());
   write(status_, kStatus, H5T_NATIVE_INT32, slab.begin, count, 0, status.data());
   write(error_, kError, str_type_.get(), slab.begin, count, 0, error.data());
+  for (const Carried& c : carried_) copy_carried(c, slab.begin, count);
   if (!embeddings_) return;
 
   const size_t d = layout_.d_model;
@@ -239,7 +299,10 @@ void SnapshotWriter::write_slab(const Slab& slab) {
 
 void SnapshotWriter::close() {
   tokens_.reset(), text_.reset(), logprobs_.reset(), finish_.reset();
-  status_.reset(), error_.reset(), embeddings_.reset(), group_.reset();
+  status_.reset(), error_.reset(), embeddings_.reset();
+  carried_.clear();
+  carry_file_.reset();
+  group_.reset();
   // H5Fclose flushes everything: its failure (disk full) must not go unnoticed.
   h5::check_status(file_.close(), where_ + ": cannot finish writing the snapshot");
 }
@@ -270,6 +333,12 @@ void validate_layout(const std::string& path, const OutputLayout& layout) {
 }
 
 }  // namespace
+
+bool is_result_dataset_name(const std::string& name) {
+  for (const char* n : {kTokens, kText, kLogprobs, kFinish, kStatus, kError, kEmbeddings})
+    if (name == n) return true;
+  return false;
+}
 
 void write_output_snapshot(const std::string& path, uint64_t n_records, const OutputLayout& layout,
                            const ResultLookup& results, const StringAttrs& string_attrs,

@@ -30,7 +30,16 @@ struct OutputLayout {
   std::string pooling;            // embed: attribute "pooling" of /results/embeddings
   uint32_t d_model = 0;           // embed: width of /results/embeddings (required > 0)
   uint32_t chunk_records = 4096;  // records per HDF5 chunk (and per write)
+  // User datasets carried through (docs/hdf5-schema.md): each 1-D [n_records] root dataset of
+  // the file `carry_from` named in `carried` ("/ids") is copied, values and type, to
+  // /results/<name>, so results line up with the input by id and not only by position.
+  std::string carry_from;
+  std::vector<std::string> carried;
 };
+
+// True for the names of the datasets the writer makes under /results ("status", "tokens" ...):
+// a carried dataset may not take one of them.
+bool is_result_dataset_name(const std::string& name);
 
 using StringAttrs = std::vector<std::pair<std::string, std::string>>;
 using IntAttrs = std::vector<std::pair<std::string, int64_t>>;

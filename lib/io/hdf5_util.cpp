@@ -171,8 +171,9 @@ void for_each_filter(hid_t dataset, F&& f) {
 }  // namespace
 
 void require_filters_available(hid_t dataset, const std::string& what) {
-  for_each_filter(dataset, [&](H5Z_filter_t id, unsigned flags, const char* name) {
-    if (flags & H5Z_FLAG_OPTIONAL) return;  // skipped by HDF5 when missing: data stays readable
+  // Optional filters too: H5Z_FLAG_OPTIONAL only lets a *writer* skip the filter for a chunk;
+  // chunks it did apply (h5py writes lzf as optional) cannot be read without it.
+  for_each_filter(dataset, [&](H5Z_filter_t id, unsigned, const char* name) {
     unsigned info = 0;
     bool decodable = H5Zfilter_avail(id) > 0 && H5Zget_filter_info(id, &info) >= 0 &&
                      (info & H5Z_FILTER_CONFIG_DECODE_ENABLED);

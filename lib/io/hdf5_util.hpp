@@ -122,8 +122,9 @@ class VlenReclaim {
 // A variable-length UTF-8 string type (for datasets and attributes we write or read).
 Id utf8_string_type();
 
-// Throws if the dataset uses a filter this HDF5 build cannot decode (e.g. szip where the
-// build lacks it), so the job stops before any work instead of failing on the first read.
+// Throws if the dataset's filter pipeline names a filter this HDF5 build cannot decode (e.g.
+// szip where the build lacks it, or h5py's lzf, id 32000), optional filters included, so the job
+// stops before any work instead of failing on the first read.
 void require_filters_available(hid_t dataset, const std::string& what);
 // "gzip", "shuffle" ... of a dataset's filter pipeline ("" when none).
 std::string filter_names(hid_t dataset);

@@ -165,7 +165,7 @@ size_t identity_filter(unsigned, size_t, const unsigned[], size_t nbytes, size_t
 }  // namespace
 
 void add_dataset_with_filter(const std::string& path, const std::string& name, uint64_t n,
-                             int filter_id) {
+                             int filter_id, bool optional) {
   h5::QuietErrors quiet;
   const H5Z_class2_t filter_class = {H5Z_CLASS_T_VERS, static_cast<H5Z_filter_t>(filter_id),
                                      1, 1, "sci_infer test filter", nullptr, nullptr,
@@ -182,7 +182,7 @@ void add_dataset_with_filter(const std::string& path, const std::string& name, u
   Id dcpl = h5::plist_id(H5Pcreate(H5P_DATASET_CREATE), "test: H5Pcreate");
   h5::check_status(H5Pset_chunk(dcpl.get(), 1, chunk), "test: H5Pset_chunk");
   h5::check_status(H5Pset_filter(dcpl.get(), static_cast<H5Z_filter_t>(filter_id),
-                                 H5Z_FLAG_MANDATORY, 0, nullptr),
+                                 optional ? H5Z_FLAG_OPTIONAL : H5Z_FLAG_MANDATORY, 0, nullptr),
                    "test: H5Pset_filter");
   Id ds = h5::dataset_id(H5Dcreate2(file.get(), name.c_str(), H5T_STD_I32LE, space.get(),
                                     H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),

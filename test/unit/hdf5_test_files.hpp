@@ -53,9 +53,10 @@ void add_numeric_dataset(const std::string& path, const std::string& name, NumTy
 void add_group(const std::string& path, const std::string& name);
 // Adds a 1-D int32 dataset of n records (all 1) whose pipeline needs HDF5 filter `filter_id`.
 // The filter is registered (as a pass-through) only while writing, so readers in this process
-// afterwards see a dataset needing a filter that this HDF5 build does not provide.
+// afterwards see a dataset needing a filter that this HDF5 build does not provide. `optional`:
+// the pipeline entry has H5Z_FLAG_OPTIONAL, as h5py writes lzf.
 void add_dataset_with_filter(const std::string& path, const std::string& name, uint64_t n,
-                             int filter_id);
+                             int filter_id, bool optional = false);
 
 // A fresh, empty directory under $TMPDIR (or /tmp); the caller removes it.
 std::string make_temp_dir(const std::string& tag);
