@@ -39,7 +39,8 @@ void check_threads(const std::string& field, long long threads, bool zero_ok) {
 }  // namespace
 
 void check_engine_options(const EngineOptions& o) {
-  check_threads("threads", o.threads, true);
+  // A collective engine (and the launcher) resolves 0 from the environment before this check.
+  check_threads("threads (the option, or SCI_INFER_THREADS / OMP_NUM_THREADS)", o.threads, true);
   if (o.threads == 0)  // the default comes from the environment: the same bound applies
     for (const char* var : {"SCI_INFER_THREADS", "OMP_NUM_THREADS"})
       if (const char* v = std::getenv(var)) {
