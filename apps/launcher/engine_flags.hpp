@@ -25,7 +25,8 @@ struct EngineFlags {
   std::string reduction = "deterministic";
 
   void add(CLI::App& app, EngineFlagSet set = EngineFlagSet::SingleProcess) {
-    auto* m = app.add_option("--model,-m", model, "GGUF model file");
+    auto* m = app.add_option("--model,-m", model,
+                             set == EngineFlagSet::SingleProcess ? "GGUF model file" : "GGUF model file (required)");
     if (set == EngineFlagSet::SingleProcess) m->required();
     app.add_option("--threads,-t", threads, "Threads (0: SCI_INFER_THREADS / OMP_NUM_THREADS / all cores)")
         ->check(in_range(0, false, max_engine_threads(), false, "4 x the hardware threads, at least 16"));
