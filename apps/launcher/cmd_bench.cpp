@@ -54,14 +54,15 @@ Runner add_bench(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   a->engine.add(app);
-  app.add_option("--prompt-tokens", a->prompt, "Prompt length");
-  app.add_option("--gen-tokens", a->gen, "Generated tokens per sequence");
-  app.add_option("--batch", a->batch, "Parallel sequences");
-  app.add_option("--reps", a->reps, "Repetitions (the best is reported)");
+  app.add_option("--prompt-tokens", a->prompt, "Prompt length")->check(in_range(1, false));
+  app.add_option("--gen-tokens", a->gen, "Generated tokens per sequence")->check(in_range(0, false));
+  app.add_option("--batch", a->batch, "Parallel sequences")->check(in_range(1, false, kMaxEngineSequences));
+  app.add_option("--reps", a->reps, "Repetitions (the best is reported)")->check(in_range(1, false));
   app.add_flag("--json", a->json, "Print one JSON object");
   app.add_option("--input", a->job.input, "Time the engine alone on every record of this HDF5 input "
                                           "(the launcher's workload, for its overhead)");
-  app.add_option("--max-new-tokens", a->job.max_new_tokens, "--input mode: tokens per record");
+  app.add_option("--max-new-tokens", a->job.max_new_tokens, "--input mode: tokens per record")
+      ->check(in_range(0, false));
   app.add_option("--task", a->job.task, "--input mode: generate, score or embed");
   app.add_flag("--ignore-eos", a->job.ignore_eos, "--input mode: generate exactly --max-new-tokens");
   return [=] {

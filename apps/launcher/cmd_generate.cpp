@@ -18,13 +18,13 @@ Runner add_generate(CLI::App& app) {
   auto a = std::make_shared<Args>();
   a->engine.add(app);
   app.add_option("--prompt,-p", a->prompt, "Prompt text");
-  app.add_option("--tokens", a->tokens, "Prompt as comma-separated token ids (instead of --prompt)");
-  app.add_option("--max-new-tokens,-n", a->max_new, "Tokens to generate at most");
-  app.add_option("--seed,-s", a->sampling.seed, "Seed for sampling");
-  app.add_option("--temperature", a->sampling.temperature, "0 = greedy");
-  app.add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = all)");
-  app.add_option("--top-p", a->sampling.top_p, "Nucleus probability mass");
-  app.add_option("--stop-tokens", a->stop, "Comma-separated extra stop token ids");
+  app.add_option("--tokens", a->tokens, "Prompt as comma-separated token ids (instead of --prompt)")->check(token_list());
+  app.add_option("--max-new-tokens,-n", a->max_new, "Tokens to generate at most")->check(in_range(0, false));
+  app.add_option("--seed,-s", a->sampling.seed, "Seed for sampling")->check(in_range(0, false));
+  app.add_option("--temperature", a->sampling.temperature, "0 = greedy")->check(in_range(0, false));
+  app.add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = all)")->check(in_range(0, false));
+  app.add_option("--top-p", a->sampling.top_p, "Nucleus probability mass")->check(in_range(0, true, 1, false));
+  app.add_option("--stop-tokens", a->stop, "Comma-separated extra stop token ids")->check(token_list());
   app.add_flag("--ignore-eos", a->sampling.ignore_eos, "Do not stop at end-of-generation tokens");
   app.add_flag("--show-tokens", a->show_tokens, "Also print the generated token ids");
   return [=] {
@@ -59,7 +59,7 @@ Runner add_logits(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   a->engine.add(app);
-  app.add_option("--tokens", a->tokens, "Comma-separated token ids (no BOS is added)")->required();
+  app.add_option("--tokens", a->tokens, "Comma-separated token ids (no BOS is added)")->required()->check(token_list());
   app.add_option("--out,-o", a->out, "Output file: raw little-endian float32, n_vocab per position")->required();
   app.add_flag("--all-positions", a->all, "Every position, row after row (default: the last)");
   return [=] {

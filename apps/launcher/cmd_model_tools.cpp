@@ -1,5 +1,6 @@
 // inspect, make-model, tokenize: commands that read or write model files without running them.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 
@@ -18,14 +19,16 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
+    long long v = -1;
     try {
       size_t used = 0;
-      const long v = std::stol(item, &used);
+      v = std::stoll(item, &used);
       if (used != item.size()) throw std::invalid_argument(item);
-      ids.push_back(static_cast<int32_t>(v));
     } catch (const std::exception&) {
-      throw Error("token list: '" + item + "' is not an integer");
+      throw Error("token list '" + s + "': '" + item + "' is not an integer");
     }
+    if (v < 0 || v > INT32_MAX) throw Error("token list '" + s + "': " + item + " is not a token id (0 to 2^31-1)");
+    ids.push_back(static_cast<int32_t>(v));
   }
   return ids;
 }

@@ -30,7 +30,7 @@ namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
-enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kNumCounters = 4 };
+enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kFailed = 4, kNumCounters = 5 };
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -45,6 +45,7 @@ struct Snapshotter {
   std::vector<std::string> carried;  // input datasets copied to /results (InputFile::carried)
   Clock::time_point last = Clock::now();
   double last_cost = 0.0;
+  uint64_t failed = 0;  // records with status != 0 in the last snapshot (this run's and earlier runs')
 
   void write(bool final_snapshot) {
     const auto t0 = Clock::now();
@@ -56,8 +57,14 @@ struct Snapshotter {
     layout.carry_from = cfg.input;
     layout.carried = carried;
     auto attrs = prov.string_attrs(final_snapshot);
+    failed = 0;
     write_output_snapshot(cfg.output, n_records, layout,
-                          [&](uint64_t i, RecordResult& r) { return index.load(i, r); }, attrs, prov.int_attrs());
+                          [&](uint64_t i, RecordResult& r) {
+                            const bool have = index.load(i, r);
+                            failed += have && r.status != 0;
+                            return have;
+                          },
+                          attrs, prov.int_attrs());
     last = Clock::now();
     last_cost = seconds_since(t0);
   }
@@ -144,6 +151,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     my_tokens += r.tokens.size();
     counters.fetch_add(kTokens, r.tokens.size());
     journal_ptr->append(r);
+    if (r.status != 0) counters.fetch_add(kFailed, 1);
     counters.fetch_add(kDone, 1);
     ++my_records;
   };
@@ -205,6 +213,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   MPI_Barrier(comm);
   const uint64_t done_total = counters.read(kDone);
   const uint64_t tokens_total = counters.read(kTokens);
+  uint64_t failed_total = counters.read(kFailed);  // this run's; rank 0 adds earlier runs' below
   MPI_Barrier(comm);  // every rank has read the counters before rank 0 frees nothing early
   if (rank == 0) {
     snap.write(true);
@@ -216,9 +225,16 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
                 (unsigned long)tokens_total, wall, (done_total - already) / wall, tokens_total / wall, n_ranks);
     std::printf("[sci-infer] results: %s\n", cfg.output.c_str());
     if (!complete) std::printf("[sci-infer] interrupted: rerun with --resume to finish (exit code %d)\n", kExitInterrupted);
+    failed_total = snap.failed;  // what the output holds, including records failed before a --resume
+    if (complete && failed_total > 0)
+      std::fprintf(stderr, "sci-infer: %lu of %lu records failed (status 1 or 2; /results/error says why); the output "
+                   "is complete (exit code %d)\n", (unsigned long)failed_total, (unsigned long)n_records,
+                   kExitRecordsFailed);
     std::fflush(stdout);
+    std::fflush(stderr);
   }
-  return stopping ? kExitInterrupted : 0;
+  if (stopping) return kExitInterrupted;
+  return failed_total > 0 ? kExitRecordsFailed : kExitOk;
 }
 
 }  // namespace

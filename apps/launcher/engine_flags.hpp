@@ -1,11 +1,18 @@
 #pragma once
 // Engine options shared by every subcommand that runs the model.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <string>
 
+#include "engine/engine_options_check.hpp"
+#include "option_checks.hpp"
 #include "sci_infer/engine.hpp"
 
 namespace sci_infer::cli {
+
+// Which command the flags are for. Only `run` (under mpiexec) has tensor parallelism, and it
+// checks --model itself, after reading its --config file.
+enum class EngineFlagSet { SingleProcess, BatchJob };
 
 struct EngineFlags {
   std::string model;
@@ -17,19 +24,26 @@ struct EngineFlags {
   int tp = 1;
   std::string reduction = "deterministic";
 
-  void add(CLI::App& app, bool model_required = true) {
-    auto* m = app.add_option("--model,-m", model, "GGUF model file");
-    if (model_required) m->required();
-    app.add_option("--threads,-t", threads, "Threads (0: SCI_INFER_THREADS / OMP_NUM_THREADS / all cores)");
+  void add(CLI::App& app, EngineFlagSet set = EngineFlagSet::SingleProcess) {
+    auto* m = app.add_option("--model,-m", model,
+                             set == EngineFlagSet::SingleProcess ? "GGUF model file" : "GGUF model file (required)");
+    if (set == EngineFlagSet::SingleProcess) m->required();
+    app.add_option("--threads,-t", threads, "Threads (0: SCI_INFER_THREADS / OMP_NUM_THREADS / all cores)")
+        ->check(in_range(0, false, max_engine_threads(), false, "4 x the hardware threads, at least 16"));
     app.add_option("--gemm", gemm, "GEMM backend: fixed (reproducible default), kokkos, onednn, cublas");
     app.add_option("--kv-cache-mb", kv_cache_mb, "KV-cache memory budget in MiB of one model copy: the whole --tp group's KV (every KV head), so "
-                   "the same records fit at every --tp; each rank of the group holds its 1/tp share");
-    app.add_option("--max-batch", max_batch, "Sequences decoded together");
-    app.add_option("--step-tokens", step_tokens, "Tokens per forward step (decode + prefill chunks)");
-    app.add_option("--tp", tp, "Tensor parallelism: ranks that share one copy of the model (MPI jobs)");
-    app.add_option("--reduction", reduction,
-                   "Tensor-parallel sums: deterministic (same bits for every --tp) or fast (MPI_Allreduce)")
-        ->check(CLI::IsMember({"deterministic", "fast"}));
+                   "the same records fit at every --tp; each rank of the group holds its 1/tp share (at most the physical memory)")
+        ->check(in_range(0, true, std::floor(double(physical_memory_bytes()) / 1048576.0), false,
+                         "the physical memory of this machine"));
+    app.add_option("--max-batch", max_batch, "Sequences decoded together")->check(in_range(1, false, kMaxEngineSequences));
+    app.add_option("--step-tokens", step_tokens, "Tokens per forward step (decode + prefill chunks)")
+        ->check(in_range(1, false, kMaxEngineStepTokens));
+    if (set == EngineFlagSet::BatchJob) {
+      app.add_option("--tp", tp, "Tensor parallelism: ranks that share one copy of the model")->check(in_range(1, false));
+      app.add_option("--reduction", reduction,
+                     "Tensor-parallel sums: deterministic (same bits for every --tp) or fast (MPI_Allreduce)")
+          ->check(CLI::IsMember({"deterministic", "fast"}));
+    }
   }
   EngineOptions options() const {
     EngineOptions o;
@@ -44,6 +58,22 @@ struct EngineFlags {
   }
 };
 
-std::vector<int32_t> parse_token_list(const std::string& s);  // "1,2,3" -> {1,2,3}
+// "1,2,3" -> {1,2,3}; throws sci_infer::Error naming the first item that is not a token id
+// (an integer in [0, 2^31-1]).
+std::vector<int32_t> parse_token_list(const std::string& s);
+
+// --stop-tokens and the like: the whole list is parsed when the option is read, before any work.
+inline CLI::Validator token_list() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          parse_token_list(text);
+          return std::string();
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+      },
+      "ID,ID,...");
+}
 
 }  // namespace sci_infer::cli

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "exit_codes.hpp"
 #include "sci_infer/error.hpp"
 #include "sci_infer/version.hpp"
 
@@ -34,9 +35,11 @@ int main(int argc, char** argv) {
   auto add = [&](const char* name, const char* help, Runner (*fn)(CLI::App&)) {
     CLI::App* sub = app.add_subcommand(name, help);
     runners[sub] = fn(*sub);
+    return sub;
   };
-  add("run", "Run a batch job over an HDF5 input under MPI (generate, score or embed)", add_run);
-  add("verify", "Re-run records of an output file from its provenance and compare bitwise", add_verify);
+  add("run", "Run a batch job over an HDF5 input under MPI (generate, score or embed)", add_run)->footer(kExitCodeHelp);
+  add("verify", "Re-run records of an output file from its provenance and compare bitwise", add_verify)
+      ->footer(kExitCodeHelp);
   add("generate", "Generate text from one prompt", add_generate);
   add("logits", "Write the logits of a token sequence as raw little-endian float32", add_logits);
   add("tokenize", "Print the token ids of a text", add_tokenize);
@@ -44,20 +47,23 @@ int main(int argc, char** argv) {
   add("make-model", "Write a deterministic random-weight Llama test model (GGUF)", add_make_model);
   add("shard", "Cut a model into one GGUF file per tensor-parallel rank", add_shard);
   add("bench", "Measure prefill and decode throughput", add_bench);
+  app.footer(kExitCodeHelp);  // after the subcommands, which would inherit it
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11's message (and the help or version text), but one exit code for every refused
+    // command line, bad or missing option and bad --config file alike: 2, as exit_codes.hpp says.
+    return app.exit(e) == 0 ? kExitOk : kExitRefused;
   }
   try {
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();
-  } catch (const sci_infer::Error& e) {
+  } catch (const sci_infer::Error& e) {  // a bad file, model or argument the library refused
     std::fprintf(stderr, "sci-infer: error: %s\n", e.what());
-    return 1;
+    return kExitRefused;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sci-infer: internal error: %s\n", e.what());
-    return 1;
+    return kExitInternal;
   }
-  return 1;
+  return kExitInternal;
 }

@@ -30,9 +30,9 @@ void check_generate_params(const sci_infer_generate_params& p) {
   if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) bad("top_p is " + std::to_string(p.top_p) + ", must be in (0, 1]");
 }
 
-// Tokens that get a log-probability: every token with a predecessor.
-int64_t scored_count(const sci_infer::Request& r) {
-  const int64_t n = static_cast<int64_t>(r.tokens.size()) - (r.n_embedding_rows == 0 ? 1 : 0);
+// Tokens of sequence i that get a log-probability: every token with a predecessor.
+int64_t scored_count(const Batch& b, size_t i) {
+  const int64_t n = b.n_tokens[i] - (b.n_rows[i] == 0 ? 1 : 0);
   return std::max<int64_t>(n, 0);
 }
 
@@ -54,13 +54,13 @@ void sci_infer_generate_params_init(sci_infer_generate_params* p) {
 int sci_infer_embed(sci_infer_engine* engine, const sci_infer_input* input, float* vectors, int64_t capacity,
                     int64_t* required) {
   return guarded("sci_infer_embed", engine, Need::Open, [&](sci_infer_engine& h) {
-    auto requests = build_requests(*h.engine, input, Task::Embed);
+    Batch batch = build_batch(*h.engine, input, Task::Embed, is_size_query(vectors, capacity));
     const int64_t dim = h.engine->model().config().dim;
     const int64_t n = input->n;
     if (size_query("vectors", vectors, capacity, required, n * dim, "floats",
                    std::to_string(n) + " sequences x d_model " + std::to_string(dim)))
       return;
-    const auto results = h.engine->run(std::move(requests));
+    const auto results = std::move(batch).run(*h.engine);
     for (int64_t i = 0; i < n; ++i) {
       float* row = vectors + i * dim;
       if (results[i].status == 0 && int64_t(results[i].embedding.size()) == dim)
@@ -75,14 +75,15 @@ int sci_infer_embed(sci_infer_engine* engine, const sci_infer_input* input, floa
 int sci_infer_score(sci_infer_engine* engine, const sci_infer_input* input, float* logprobs, int64_t capacity,
                     int64_t* required, int32_t* counts) {
   return guarded("sci_infer_score", engine, Need::Open, [&](sci_infer_engine& h) {
-    auto requests = build_requests(*h.engine, input, Task::Score);
-    std::vector<int64_t> slot(requests.size());
+    Batch batch = build_batch(*h.engine, input, Task::Score, is_size_query(logprobs, capacity));
+    const size_t n = batch.requests.size();
+    std::vector<int64_t> slot(n);
     int64_t need = 0;
-    for (size_t i = 0; i < requests.size(); ++i) need += slot[i] = scored_count(requests[i]);
+    for (size_t i = 0; i < n; ++i) need += slot[i] = scored_count(batch, i);
     if (size_query("logprobs", logprobs, capacity, required, need, "floats",
-                   "one per token with a predecessor, over " + std::to_string(requests.size()) + " sequences"))
+                   "one per token with a predecessor, over " + std::to_string(n) + " sequences"))
       return;
-    const auto results = h.engine->run(std::move(requests));
+    const auto results = std::move(batch).run(*h.engine);
     float* at = logprobs;
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& lp = results[i].logprobs;
@@ -104,20 +105,20 @@ int sci_infer_generate(sci_infer_engine* engine, const sci_infer_input* input, c
     sci_infer_generate_params_init(&p);
     if (params != nullptr) p = *params;
     check_generate_params(p);
-    auto requests = build_requests(*h.engine, input, Task::Generate);
+    Batch batch = build_batch(*h.engine, input, Task::Generate, is_size_query(tokens, capacity));
     const int64_t n = input->n, stride = p.max_new_tokens;
     if (size_query("tokens", tokens, capacity, required, n * stride, "ids",
                    std::to_string(n) + " sequences x max_new_tokens " + std::to_string(stride)))
       return;
     if (counts == nullptr) fail(SCI_INFER_ERR_ARGUMENT, "counts is NULL (it receives each sequence's length)");
-    for (auto& r : requests) {
+    for (auto& r : batch.requests) {
       r.max_new_tokens = p.max_new_tokens;
       r.sampling.temperature = p.temperature;
       r.sampling.top_k = p.top_k;
       r.sampling.top_p = p.top_p;
       r.sampling.seed = p.seed;
     }
-    const auto results = h.engine->run(std::move(requests));
+    const auto results = std::move(batch).run(*h.engine);
     for (int64_t i = 0; i < n; ++i) {
       const RecordResult& r = results[i];
       const bool ok = r.status == 0;

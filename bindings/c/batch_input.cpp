@@ -2,12 +2,14 @@
 #include "batch_input.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <string_view>
 
 namespace sci_infer::capi {
 namespace {
 
-// Checks one (data, counts) pair of the input and returns the counts' total (0 when absent).
+// Checks one (data, counts) pair of the input before any of it is read; returns the counts'
+// total (0 when absent).
 int64_t checked_total(const char* data_name, const void* data, const char* counts_name, const int32_t* counts,
                       int32_t n) {
   if (data != nullptr && counts == nullptr)
@@ -19,6 +21,12 @@ int64_t checked_total(const char* data_name, const void* data, const char* count
       fail(SCI_INFER_ERR_ARGUMENT, std::string("input->") + counts_name + "[" + std::to_string(i) + "] is " +
                                        std::to_string(counts[i]) + ", must be >= 0");
     total += counts[i];
+    // Offsets into the caller's buffers are 32-bit in Fortran and in most callers' arithmetic;
+    // a sum past INT32_MAX is a wrong count, not a real batch.
+    if (total > INT32_MAX)
+      fail(SCI_INFER_ERR_ARGUMENT, std::string("input->") + counts_name + "[0.." + std::to_string(i) +
+                                       "] add up to " + std::to_string(total) +
+                                       ", more than INT32_MAX (2147483647): wrong counts? nothing was read");
   }
   if (total > 0 && data == nullptr)
     fail(SCI_INFER_ERR_ARGUMENT, std::string("input->") + data_name + " is NULL but input->" + counts_name +
@@ -28,7 +36,7 @@ int64_t checked_total(const char* data_name, const void* data, const char* count
 
 }  // namespace
 
-std::vector<Request> build_requests(const Engine& engine, const sci_infer_input* in, Task task) {
+Batch build_batch(const Engine& engine, const sci_infer_input* in, Task task, bool counts_only) {
   if (in == nullptr) fail(SCI_INFER_ERR_ARGUMENT, "input is NULL");
   if (in->n < 0) fail(SCI_INFER_ERR_ARGUMENT, "input->n is " + std::to_string(in->n) + ", must be >= 0");
   if (in->tokens != nullptr && in->text != nullptr)
@@ -40,27 +48,63 @@ std::vector<Request> build_requests(const Engine& engine, const sci_infer_input*
   if (n > 0 && in->token_counts == nullptr && in->text_lengths == nullptr && in->embedding_rows == nullptr)
     fail(SCI_INFER_ERR_ARGUMENT, "input has no tokens, text or embeddings");
 
-  const int64_t dim = engine.model().config().dim;
-  std::vector<Request> requests(static_cast<size_t>(n));
+  const int64_t dim = engine.model().config().dim, context = engine.model().config().context;
+  Batch b;
+  b.requests.resize(static_cast<size_t>(n));
+  b.refused.resize(static_cast<size_t>(n));
+  b.n_tokens.assign(static_cast<size_t>(n), 0);
+  b.n_rows.assign(static_cast<size_t>(n), 0);
   int64_t token_at = 0, text_at = 0, row_at = 0;
   for (int32_t i = 0; i < n; ++i) {
-    Request& r = requests[i];
+    Request& r = b.requests[i];
     r.id = in->first_id + static_cast<uint64_t>(i);
     r.task = task;
-    if (in->token_counts != nullptr) {
-      r.tokens.assign(in->tokens + token_at, in->tokens + token_at + in->token_counts[i]);
-      token_at += in->token_counts[i];
-    } else if (in->text_lengths != nullptr) {
-      r.tokens = engine.model().tokenizer().encode(std::string_view(in->text + text_at, in->text_lengths[i]), true);
-      text_at += in->text_lengths[i];
+    const int32_t rows = in->embedding_rows != nullptr ? in->embedding_rows[i] : 0;
+    const int32_t tokens = in->token_counts != nullptr ? in->token_counts[i] : 0;
+    b.n_rows[i] = rows;
+    b.n_tokens[i] = tokens;
+    const int64_t positions = int64_t(rows) + tokens;
+    if (positions > context) {  // can never run: leave its data unread
+      b.refused[i] = "input has " + std::to_string(positions) + " positions (" + std::to_string(rows) +
+                     " embedding rows + " + std::to_string(tokens) + " tokens), more than the model context " +
+                     std::to_string(context) + "; nothing of it was read";
+    } else {
+      if (in->token_counts != nullptr) {
+        if (!counts_only) r.tokens.assign(in->tokens + token_at, in->tokens + token_at + tokens);
+      } else if (in->text_lengths != nullptr) {
+        r.tokens = engine.model().tokenizer().encode(std::string_view(in->text + text_at, in->text_lengths[i]), true);
+        b.n_tokens[i] = static_cast<int64_t>(r.tokens.size());
+      }
+      if (rows > 0 && !counts_only) {
+        r.n_embedding_rows = static_cast<uint32_t>(rows);
+        r.embeddings.assign(in->embeddings + row_at * dim, in->embeddings + (row_at + rows) * dim);
+      }
     }
-    if (in->embedding_rows != nullptr) {
-      r.n_embedding_rows = static_cast<uint32_t>(in->embedding_rows[i]);
-      r.embeddings.assign(in->embeddings + row_at * dim, in->embeddings + (row_at + in->embedding_rows[i]) * dim);
-      row_at += in->embedding_rows[i];
-    }
+    token_at += tokens;
+    if (in->text_lengths != nullptr) text_at += in->text_lengths[i];
+    row_at += rows;
   }
-  return requests;
+  return b;
+}
+
+std::vector<RecordResult> Batch::run(Engine& engine) && {
+  std::vector<Request> runnable;
+  for (size_t i = 0; i < requests.size(); ++i)
+    if (refused[i].empty()) runnable.push_back(std::move(requests[i]));
+  std::vector<RecordResult> ran = engine.run(std::move(runnable));
+  std::vector<RecordResult> results(requests.size());
+  size_t next = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (refused[i].empty()) {
+      results[i] = std::move(ran[next++]);
+      continue;
+    }
+    RecordResult& r = results[i];
+    r.index = requests[i].id;
+    r.status = 1;
+    r.error = "record " + std::to_string(r.index) + ": " + refused[i];
+  }
+  return results;
 }
 
 std::string failed_sequences(const std::vector<RecordResult>& results, uint64_t first_id) {

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "engine/engine_options_check.hpp"
 #include "handle.hpp"
 #include "parallel/first_failure.hpp"
 
@@ -27,6 +28,16 @@ sci_infer::EngineOptions to_engine_options(const sci_infer_options* o) {
   at_least("max_batch", o->max_batch, 1);
   at_least("max_step_tokens", o->max_step_tokens, 1);
   at_least("tensor_parallel", o->tensor_parallel, 1);
+  const auto at_most = [](const char* name, int64_t value, int64_t max, const char* why) {
+    if (value > max)
+      fail(SCI_INFER_ERR_ARGUMENT, std::string("options->") + name + " is " + std::to_string(value) + ", must be <= " +
+                                       std::to_string(max) + " (" + why + ")");
+  };
+  at_most("threads", o->threads, sci_infer::max_engine_threads(), "4 x the hardware threads, at least 16");
+  at_most("kv_cache_mb", o->kv_cache_mb, int64_t(sci_infer::physical_memory_bytes() >> 20),
+          "the physical memory of this machine");
+  at_most("max_batch", o->max_batch, sci_infer::kMaxEngineSequences, "the engine's limit");
+  at_most("max_step_tokens", o->max_step_tokens, sci_infer::kMaxEngineStepTokens, "the engine's limit");
   if (o->reduction != SCI_INFER_REDUCTION_DETERMINISTIC && o->reduction != SCI_INFER_REDUCTION_FAST)
     fail(SCI_INFER_ERR_ARGUMENT, "options->reduction is " + std::to_string(o->reduction) +
                                      ", must be SCI_INFER_REDUCTION_DETERMINISTIC (0) or SCI_INFER_REDUCTION_FAST (1)");
@@ -52,6 +63,13 @@ sci_infer::EngineOptions to_engine_options(const sci_infer_options* o) {
   e.pooling = o->pooling == SCI_INFER_POOLING_LAST ? sci_infer::Pooling::Last : sci_infer::Pooling::Mean;
   e.tensor_parallel = o->tensor_parallel;
   e.reduction = o->reduction == SCI_INFER_REDUCTION_FAST ? sci_infer::Reduction::Fast : sci_infer::Reduction::Deterministic;
+  // The engine's own limits (threads, KV budget within physical memory, ...), here so that a bad
+  // value is an argument error on every rank, not a failed load.
+  try {
+    sci_infer::check_engine_options(e);
+  } catch (const sci_infer::Error& err) {
+    fail(SCI_INFER_ERR_ARGUMENT, std::string("options: ") + err.what());
+  }
   return e;
 }
 

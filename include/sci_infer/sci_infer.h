@@ -60,10 +60,11 @@ typedef struct sci_infer_engine sci_infer_engine; /* opaque */
  * struct that was never initialised is told apart (SCI_INFER_ERR_ARGUMENT). */
 typedef struct sci_infer_options {
   int32_t struct_size;     /* sizeof(sci_infer_options) */
-  int32_t threads;         /* >= 0; 0: SCI_INFER_THREADS, else OMP_NUM_THREADS, else all cores */
-  int32_t kv_cache_mb;     /* >= 1; KV-cache memory budget in MiB (default 1024) */
-  int32_t max_batch;       /* >= 1; sequences decoded together (default 64) */
-  int32_t max_step_tokens; /* >= 1; tokens per forward step (default 512) */
+  int32_t threads;         /* 0..4x the hardware threads (at least 16); 0: SCI_INFER_THREADS, else
+                              OMP_NUM_THREADS, else all cores */
+  int32_t kv_cache_mb;     /* 1..physical memory; KV-cache memory budget in MiB (default 1024) */
+  int32_t max_batch;       /* 1..65536; sequences decoded together (default 64) */
+  int32_t max_step_tokens; /* 1..2^20; tokens per forward step (default 512) */
   int32_t pooling;         /* sci_infer_pooling, for embed (default mean over positions) */
   char gemm[16];           /* NUL-terminated: "fixed" (default, bitwise reproducible), "kokkos",
                               "onednn", "cublas" (CUDA builds) */

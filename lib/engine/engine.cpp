@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 
+#include "engine/engine_options_check.hpp"
 #include "engine/forward_pass.hpp"
 #include "engine/kv_cache.hpp"
 #include "engine/model_weights.hpp"
@@ -367,10 +368,7 @@ struct Engine::Impl {
 
 namespace {
 
-void check_options(const EngineOptions& options) {
-  if (options.max_step_tokens < 1 || options.max_sequences < 1)
-    throw Error("engine options: max_step_tokens and max_sequences must be positive");
-}
+void check_options(const EngineOptions& options) { check_engine_options(options); }
 
 // Ranks that load different model files would compute different things, silently: compare a
 // fingerprint of each rank's file (its GGUF header: metadata and tensor table, plus its size;

@@ -125,7 +125,9 @@ static void test_create_errors(const char* model) {
   struct {
     const char* field;
     int value;
-  } bad[] = {{"threads", -1}, {"kv_cache_mb", 0}, {"max_batch", 0}, {"max_step_tokens", -2}, {"pooling", 7}};
+  } bad[] = {{"threads", -1}, {"kv_cache_mb", 0}, {"max_batch", 0}, {"max_step_tokens", -2}, {"pooling", 7},
+             /* Upper bounds: 100000 threads crashed libgomp; a KV budget beyond physical memory. */
+             {"threads", 100000}, {"kv_cache_mb", INT32_MAX}, {"max_batch", 1 << 30}, {"max_step_tokens", 1 << 30}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     sci_infer_options o;
     sci_infer_options_init(&o);
@@ -298,6 +300,38 @@ static void test_embed(sci_infer_engine* a, sci_infer_engine* b) {
   too_long.tokens = long_ids;
   too_long.token_counts = long_count;
   EXPECT(sci_infer_embed(a, &too_long, out, D, &req), SCI_INFER_ERR_REQUEST, a, "context");
+
+  /* Counts are checked before any data is read: a count far past the caller's 4-id buffer (more
+   * positions than the context) fails that sequence unread, even in a size query; counts that add
+   * up past INT32_MAX fail the call. (Both read far out of bounds before.) */
+  static const int32_t four_ids[4] = {1, 2, 3, 4};
+  const int32_t huge_count[2] = {2, 1 << 30};
+  sci_infer_input wrong;
+  memset(&wrong, 0, sizeof wrong);
+  wrong.n = 2;
+  wrong.tokens = four_ids;
+  wrong.token_counts = huge_count;
+  req = -1;
+  EXPECT(sci_infer_embed(a, &wrong, NULL, 0, &req), SCI_INFER_OK, a, NULL);
+  CHECK(req == 2 * D);
+  EXPECT(sci_infer_embed(a, &wrong, out, 2 * D, &req), SCI_INFER_ERR_REQUEST, a, "sequence 1 (id 1)");
+  CHECK(strstr(sci_infer_last_error(a), "more than the model context") != NULL);
+  CHECK(all_finite(out, D) && all_nan(out + D, D));
+  int64_t score_need = -1;
+  EXPECT(sci_infer_score(a, &wrong, NULL, 0, &score_need, NULL), SCI_INFER_OK, a, NULL);
+  CHECK(score_need == 1 + ((1 << 30) - 1));
+  const int32_t overflow_counts[2] = {INT32_MAX, INT32_MAX};
+  wrong.token_counts = overflow_counts;
+  EXPECT(sci_infer_embed(a, &wrong, NULL, 0, &req), SCI_INFER_ERR_ARGUMENT, a, "INT32_MAX");
+  EXPECT(sci_infer_score(a, &wrong, NULL, 0, &req, NULL), SCI_INFER_ERR_ARGUMENT, a, "INT32_MAX");
+  EXPECT(sci_infer_generate(a, &wrong, NULL, NULL, NULL, 0, &req, NULL), SCI_INFER_ERR_ARGUMENT, a, "INT32_MAX");
+  const int32_t huge_rows[1] = {1 << 28};
+  sci_infer_input wrong_rows;
+  memset(&wrong_rows, 0, sizeof wrong_rows);
+  wrong_rows.n = 1;
+  wrong_rows.embeddings = vectors;
+  wrong_rows.embedding_rows = huge_rows;
+  EXPECT(sci_infer_embed(a, &wrong_rows, out, D, &req), SCI_INFER_ERR_REQUEST, a, "context");
 
   /* An empty batch is fine. */
   sci_infer_input empty;

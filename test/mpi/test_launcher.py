@@ -101,7 +101,8 @@ def case_bad_input(c):
         emb[4, 0, 0] = np.nan                              # NaN in the used rows
         f["embeddings"] = emb
         f["embedding_lengths"] = np.array([0, 0, 0, 0, 1, 2, 9, 0], np.int32)  # record 6: more rows than stored
-    c.run(2, path, c.path("o5.h5"), "--max-new-tokens", "4")
+    p = c.run(2, path, c.path("o5.h5"), "--max-new-tokens", "4", check=False)
+    assert p.returncode == 4 and "5 of 8 records failed" in p.stderr, (p.returncode, p.stderr)  # exit_codes.hpp
     with h5py.File(c.path("o5.h5")) as f:
         st, err = f["results/status"][()], [e.decode() for e in f["results/error"][()]]
     print(list(zip(st, err)))
@@ -111,7 +112,8 @@ def case_bad_input(c):
     for good in (0, 5, 7):
         assert st[good] == 0 and err[good] == "", (good, st, err)
     # The truncate-left policy makes the long record run.
-    c.run(1, path, c.path("o6.h5"), "--max-new-tokens", "4", "--context-policy", "truncate-left")
+    assert c.run(1, path, c.path("o6.h5"), "--max-new-tokens", "4", "--context-policy", "truncate-left",
+                 check=False).returncode == 4  # the other bad records still fail
     with h5py.File(c.path("o6.h5")) as f:
         assert f["results/status"][3] == 0
     # Invalid UTF-8 in a prompt.
@@ -120,7 +122,7 @@ def case_bad_input(c):
         dt = h5py.vlen_dtype(bytes)
         f.create_dataset("prompts", data=np.array([b"ok", b"bad \xff\xfe", b"fine"], dtype=object),
                          dtype=h5py.string_dtype("utf-8"))
-    c.run(1, bad_utf8, c.path("o7.h5"), "--max-new-tokens", "2")
+    assert c.run(1, bad_utf8, c.path("o7.h5"), "--max-new-tokens", "2", check=False).returncode == 4
     with h5py.File(c.path("o7.h5")) as f:
         st = f["results/status"][()]
         assert list(st) == [0, 1, 0], st
