@@ -4,7 +4,9 @@ it), they must forward the signal to the launcher through their trap, see it exi
 the user's own script (PBS) or requeue the job (Slurm), and the resubmitted job must finish the
 output with --resume, bit for bit equal to an uninterrupted run.
 
-CASE: pbs_preempt (aurora.pbs, polaris.pbs) | slurm_preempt (dgx.sbatch)."""
+CASE: pbs_preempt (aurora.pbs, polaris.pbs) | slurm_preempt (dgx.sbatch) | pbs_walltime (the PBS
+scripts stop themselves before the walltime, from qstat) | gpu_binding (SCI_INFER_DEVICE=gpu: the
+device each rank is given)."""
 import os
 import pwd
 import shutil
@@ -53,28 +55,36 @@ def job_env(c, sched, out):
     return env
 
 
-def preempt_and_resume(c, kind, script_name, ref):
+def preempt_and_resume(c, kind, script_name, ref, walltime=None):
+    """walltime=None: SIGTERM to the batch shell mid-run; walltime=HH:MM:SS: no signal, the job
+    must stop itself SCI_INFER_STOP_MARGIN_S (300 s) before that limit (PBS)."""
     name = script_name.replace(".", "_")
     sched, out = c.path(f"sched_{name}"), c.path(f"{name}.h5")
     user_dir = c.path(f"project_{name}")  # the user's copy of examples/jobs, submitted from there
     shutil.copytree(JOBS, user_dir)
     script = os.path.join(user_dir, script_name)
     env = job_env(c, sched, out)
+    if walltime:
+        env.update(FAKE_PBS_WALLTIME=walltime, SCI_INFER_STOP_MARGIN_S="300")
 
     # 1. The job starts; once results are committed, SIGTERM goes to the batch shell alone.
     p = subprocess.Popen([FAKE, "start", kind, script], cwd=user_dir, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    while committed_bytes(out) <= 64 and time.time() < deadline and p.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    assert p.poll() is None, f"{script_name} ended before it could be interrupted:\n{p.communicate()[0]}"
-    os.kill(p.pid, signal.SIGTERM)
+    if not walltime:
+        deadline = time.time() + 60
+        while committed_bytes(out) <= 64 and time.time() < deadline and p.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert p.poll() is None, f"{script_name} ended before it could be interrupted:\n{p.communicate()[0]}"
+        os.kill(p.pid, signal.SIGTERM)
     log, _ = p.communicate(timeout=120)
     ev = events(sched)
     what = f"{script_name} (interrupted)\n--- job output\n{log}\n--- fake scheduler events\n{ev}"
     assert p.returncode == 75, f"expected exit 75, got {p.returncode}: {what}"
-    assert "got SIGTERM: forwarding SIGTERM to the launcher" in log, f"the job's trap did not run: {what}"
+    signalled = "USR1" if walltime else "TERM"  # the stop timer signals the shell with SIGUSR1
+    assert f"got SIG{signalled}: forwarding SIGTERM to the launcher" in log, f"the job's trap did not run: {what}"
+    if walltime:
+        assert "walltime left" in log and f"qstat -f " in ev, f"no stop timer from qstat's walltime: {what}"
     launcher = "mpiexec" if kind == "pbs" else "srun"
     # The fake launcher can only have been signalled by the job's trap: the test signalled the shell.
     forwarded = [ln for ln in ev.splitlines() if ln.startswith(f"{launcher} got SIGTERM: forwarded to ranks")]
@@ -83,7 +93,7 @@ def preempt_and_resume(c, kind, script_name, ref):
     assert "interrupted: rerun with --resume" in log, what
     with h5py.File(out, "r") as f:
         done = int((f["results/status"][()] != -1).sum())
-    assert 0 < done < N_RECORDS, f"{done} records done at the interruption: {what}"
+    assert 0 < done < n_records(c), f"{done} records done at the interruption: {what}"
 
     # 2. The scheduler holds exactly one follow-up job: the user's own script, or the same job requeued.
     jobs = queued(sched)
@@ -106,7 +116,7 @@ def preempt_and_resume(c, kind, script_name, ref):
 
     # 3. The scheduler starts the resubmitted job (without the test's environment: only what the
     #    submission carried); it resumes, finishes, and submits nothing more.
-    clean = {k: v for k, v in env.items() if not k.startswith("SCI_INFER_")}
+    clean = {k: v for k, v in env.items() if not k.startswith(("SCI_INFER_", "FAKE_PBS_WALLTIME"))}
     r = subprocess.run([FAKE, "start-next"], cwd=c.dir, env=clean, capture_output=True, text=True, timeout=120)
     ev2 = events(sched)[len(ev):]
     what = f"{script_name} (resubmitted)\n--- job output\n{r.stdout}{r.stderr}\n--- fake scheduler events\n{ev2}"
@@ -115,11 +125,16 @@ def preempt_and_resume(c, kind, script_name, ref):
     assert not queued(sched), f"a finished job resubmitted itself: {queued(sched)}"
     assert not os.path.exists(out + ".journal"), "journal left behind after the job finished"
     assert_same_results(ref, out, f"{script_name}: preempted + resubmitted vs uninterrupted")
-    print(f"{script_name}: exit 75 after {done}/{N_RECORDS} records, resubmitted, resumed to an identical output")
+    print(f"{script_name}: exit 75 after {done}/{n_records(c)} records, resubmitted, resumed to an identical output")
 
 
-def reference(c):
-    c.make_input("in.h5", N_RECORDS, emb=False)
+def n_records(c):
+    with h5py.File(c.path("in.h5"), "r") as f:
+        return len(f["prompts"])
+
+
+def reference(c, n=N_RECORDS):
+    c.make_input("in.h5", n, emb=False)
     ref = c.path("ref.h5")
     c.run(2, c.path("in.h5"), ref, *GEN)
     return ref
@@ -133,6 +148,46 @@ def case_pbs_preempt(c):
 
 def case_slurm_preempt(c):
     preempt_and_resume(c, "slurm", "dgx.sbatch", reference(c))
+
+
+def case_pbs_walltime(c):
+    # Walltime 5 min 3 s, margin 300 s: the job stops itself about 3 s in (mid-run: 1500 records
+    # take 5 s or more here), with no signal from outside.
+    preempt_and_resume(c, "pbs", "polaris.pbs", reference(c, 1500), walltime="00:05:03")
+
+
+def case_gpu_binding(c):
+    # The launcher is replaced by a probe that records, per rank, the device variables it was
+    # started with. Expected values: Polaris' GPUs are numbered opposite to its CPU cores (local
+    # rank 0 -> GPU 3), Aurora gives one tile per rank (FLAT: tile index; COMPOSITE: gpu.tile).
+    probe = c.path("probe.sh")
+    with open(probe, "w") as f:
+        f.write('#!/bin/bash\necho "${CUDA_VISIBLE_DEVICES-unset} ${ZE_AFFINITY_MASK-unset}" > '
+                '"$PROBE_DIR/rank$PMI_RANK"\n')
+    os.chmod(probe, 0o755)
+    cases = [("polaris.pbs", "pbs", {}, ["3 unset", "2 unset"]),
+             ("aurora.pbs", "pbs", {}, ["unset 0", "unset 1"]),
+             ("aurora.pbs", "pbs", {"ZE_FLAT_DEVICE_HIERARCHY": "COMPOSITE"}, ["unset 0.0", "unset 0.1"]),
+             ("dgx.sbatch", "slurm", {}, None)]
+    for i, (script_name, kind, extra, want) in enumerate(cases):
+        sched, probe_dir, user_dir = c.path(f"sched_gpu{i}"), c.path(f"probe{i}"), c.path(f"project_gpu{i}")
+        os.makedirs(probe_dir)
+        shutil.copytree(JOBS, user_dir)
+        env = job_env(c, sched, c.path(f"gpu{i}.h5"))
+        env = {k: v for k, v in env.items() if k not in ("CUDA_VISIBLE_DEVICES", "ZE_AFFINITY_MASK")}
+        env.update(SCI_INFER_DEVICE="gpu", SCI_INFER_BIN=probe, PROBE_DIR=probe_dir, **extra)
+        r = subprocess.run([FAKE, "start", kind, os.path.join(user_dir, script_name)], cwd=user_dir, env=env,
+                           capture_output=True, text=True, timeout=120)
+        what = f"{script_name} {extra}: exit {r.returncode}\n{r.stdout}{r.stderr}\n{events(sched)}"
+        assert r.returncode == 0, what
+        assert "sci-infer has no GPU" in r.stdout, f"the job does not say that ranks still run on CPU: {what}"
+        if want is None:  # Slurm binds the GPUs itself: the script must ask srun for one per rank
+            step = [ln for ln in events(sched).splitlines() if ln.startswith("srun ") and " run --model " in ln]
+            assert step and "--gpus-per-task=1 --gpu-bind=closest" in step[0], what
+        else:
+            got = [open(os.path.join(probe_dir, f"rank{k}")).read().strip() for k in range(2)]
+            assert got == want, f"{script_name} {extra}: rank devices {got}, expected {want}\n{what}"
+        print(f"{script_name} {extra}: SCI_INFER_DEVICE=gpu binds {want or 'srun --gpus-per-task=1'}")
 
 
 if __name__ == "__main__":

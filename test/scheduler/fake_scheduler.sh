@@ -11,6 +11,8 @@
 #   qsub, sbatch     record the submission (script path, -v / --export variables) in the queue
 #   scontrol         `requeue ID` queues the job again (stored script and environment, as Slurm);
 #                    anything else fails
+#   qstat            `-f ID`: the job's walltime limit ($FAKE_PBS_WALLTIME, HH:MM:SS, if set when
+#                    the job started) and the walltime it has used
 #   mpiexec          PALS-like options (-n, --ppn, -d, --cpu-bind, --env) over the real MPICH
 #   srun             Slurm-like options (--ntasks, --nodes, --ntasks-per-node, --cpus-per-task,
 #                    --cpu-bind, --gpus-per-task, --gpu-bind, --mpi) over the real MPICH
@@ -56,7 +58,7 @@ start_job() {
   local kind=$1 script=$2 id=$3 restarts=$4 submit_dir=$5 spool
   mkdir -p "$FAKE_SCHED_DIR/bin" "$FAKE_SCHED_DIR/spool" "$FAKE_SCHED_DIR/home" "$FAKE_SCHED_DIR/jobs/$id"
   local name
-  for name in qsub sbatch scontrol mpiexec srun; do ln -sf "$SELF" "$FAKE_SCHED_DIR/bin/$name"; done
+  for name in qsub sbatch scontrol qstat mpiexec srun; do ln -sf "$SELF" "$FAKE_SCHED_DIR/bin/$name"; done
   export PATH=$FAKE_SCHED_DIR/bin:$PATH
   echo localhost > "$FAKE_SCHED_DIR/nodefile"
   if [ "$kind" = pbs ]; then
@@ -79,6 +81,8 @@ start_job() {
     fi
     echo "$restarts" > "$FAKE_SCHED_DIR/jobs/$id/restarts"
   fi
+  date +%s > "$FAKE_SCHED_DIR/jobs/$id/start_time"
+  echo "${FAKE_PBS_WALLTIME:-}" > "$FAKE_SCHED_DIR/jobs/$id/walltime"
   log "start $kind job $id script=$script spool=$spool restarts=$restarts"
   cd "$FAKE_SCHED_DIR/home" || exit 1  # schedulers start jobs in $HOME, not where qsub ran
   exec bash "$spool"
@@ -215,6 +219,17 @@ fake_scontrol() {
   log "scontrol requeue $2"
 }
 
+fake_qstat() {
+  if [ "${1:-}" != -f ] || [ ! -r "$FAKE_SCHED_DIR/jobs/${2:-}/start_time" ]; then die "qstat: only qstat -f JOBID"; fi
+  local used limit
+  used=$(( $(date +%s) - $(cat "$FAKE_SCHED_DIR/jobs/$2/start_time") ))
+  limit=$(cat "$FAKE_SCHED_DIR/jobs/$2/walltime")
+  log "qstat -f $2"
+  echo "Job Id: $2"
+  [ -n "$limit" ] && echo "    Resource_List.walltime = $limit"
+  printf '    resources_used.walltime = %02d:%02d:%02d\n' $((used / 3600)) $((used / 60 % 60)) $((used % 60))
+}
+
 start_next() {
   local f
   f=$(find "$FAKE_SCHED_DIR/queue" -name '*.job' 2>/dev/null | sort | head -1)
@@ -241,6 +256,7 @@ case $(basename "$0") in
   qsub) fake_qsub "$@" ;;
   sbatch) fake_sbatch "$@" ;;
   scontrol) fake_scontrol "$@" ;;
+  qstat) fake_qstat "$@" ;;
   mpiexec) fake_mpiexec "$@" ;;
   srun) fake_srun "$@" ;;
   *)
