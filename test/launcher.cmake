@@ -13,4 +13,4 @@ function(sci_infer_launcher_test script)
 endfunction()
 
 sci_infer_launcher_test(test_launcher.py rank_invariance signals bad_input tasks tensor_parallel)
-sci_infer_launcher_test(test_job_scripts.py pbs_preempt slurm_preempt pbs_walltime gpu_binding)
+sci_infer_launcher_test(test_job_scripts.py pbs_preempt slurm_preempt pbs_walltime gpu_binding stop_grace)

@@ -22,6 +22,10 @@
 #                             job that is interrupted before it can make progress
 #   SCI_INFER_STAGE_DIR       node-local directory for the model copy; "none": read the model in place
 #   SCI_INFER_STOP_MARGIN_S   PBS: stop this many seconds before the walltime ends (default 300)
+#   SCI_INFER_STOP_GRACE_S    after forwarding the stop, wait this long (default 90) for the
+#                             launcher to commit and exit; then kill it and resubmit anyway (the
+#                             results committed so far are kept), before the scheduler's own kill
+#                             takes the batch shell too and nothing is resubmitted
 #   SCI_INFER_RESUBMIT        Slurm: requeue (default; needs #SBATCH --requeue) or sbatch
 
 sij_log() { printf '[sci-infer-job %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
@@ -109,13 +113,15 @@ sij_stage_model() {
 # TERM, USR1 or INT to this shell (the scheduler's warning) is forwarded to CMD as SIGTERM: srun
 # and PALS mpiexec pass it to every rank, each rank commits its results and exits 75. `wait`
 # returns as soon as a trapped signal arrives, so it is called again until CMD itself has ended.
-# Sets SIJ_RC to CMD's exit code.
+# Sets SIJ_RC to CMD's exit code (75 when it had to be killed after SCI_INFER_STOP_GRACE_S).
 sij_run() {
   if [ -n "$SIJ_EARLY_STOP" ]; then
     sij_log "got SIG$SIJ_EARLY_STOP before the launcher started: not starting it"
     SIJ_RC=$SIJ_EXIT_INTERRUPTED
     return
   fi
+  SIJ_KILLED_MARK=${TMPDIR:-/tmp}/sci_infer_job.$$.killed SIJ_GRACE_PID=""
+  rm -f "$SIJ_KILLED_MARK"
   "$@" &
   SIJ_PID=$!
   trap 'sij_forward TERM' TERM
@@ -129,14 +135,50 @@ sij_run() {
     [ -n "$SIJ_TRAPPED" ] || break
   done
   trap - TERM USR1 INT
-  [ -n "${SIJ_TIMER_PID:-}" ] && kill "$SIJ_TIMER_PID" 2>/dev/null
+  [ -n "$SIJ_TIMER_PID" ] && kill "$SIJ_TIMER_PID" 2>/dev/null
+  [ -n "$SIJ_GRACE_PID" ] && kill "$SIJ_GRACE_PID" 2>/dev/null
   sij_log "launcher exited with $SIJ_RC"
+  if [ -e "$SIJ_KILLED_MARK" ]; then
+    rm -f "$SIJ_KILLED_MARK"
+    sij_log "it was killed after the grace time: the results committed before are kept (treated as 75)"
+    SIJ_RC=$SIJ_EXIT_INTERRUPTED
+  fi
 }
 
 sij_forward() {
   SIJ_TRAPPED=$1
   sij_log "got SIG$1: forwarding SIGTERM to the launcher (pid $SIJ_PID); waiting for it to commit"
   kill -TERM "$SIJ_PID" 2>/dev/null
+  if [ -z "$SIJ_GRACE_PID" ]; then
+    local grace=${SCI_INFER_STOP_GRACE_S:-90}
+    sij_after "$grace" sij_kill_launcher "$grace"
+    SIJ_GRACE_PID=$SIJ_AFTER_PID
+  fi
+}
+
+# Kills the launcher and every process it started here (srun and PALS mpiexec end the ranks on
+# other nodes when they die).
+sij_kill_launcher() {
+  sij_log "the launcher did not stop within $1 s: killing it (SCI_INFER_STOP_GRACE_S)"
+  : > "$SIJ_KILLED_MARK"
+  local pids=$SIJ_PID p new
+  new=$SIJ_PID
+  while [ -n "$new" ]; do
+    # shellcheck disable=SC2086
+    new=$(for p in $new; do pgrep -P "$p"; done)
+    pids="$pids $new"
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null
+}
+
+# sij_after SECONDS CMD...: runs CMD after SECONDS in the background; SIJ_AFTER_PID cancels it
+# (kill), the sleeper included, so that no stray process holds the job's output open.
+sij_after() {
+  local seconds=$1
+  shift
+  ( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$seconds" & sp=$!; wait $sp && "$@" ) &
+  SIJ_AFTER_PID=$!
 }
 
 # PBS has no warning signal before the walltime ends (Slurm has --signal): stop the launcher
@@ -152,10 +194,8 @@ sij_start_stop_timer() {
   [ -n "$left" ] || return 0
   local after=$((left - margin)); [ $after -lt 0 ] && after=0
   sij_log "walltime left ${left} s: stopping the launcher in ${after} s (SCI_INFER_STOP_MARGIN_S=$margin)"
-  local shell_pid=$$
-  # The sleeper is killed with its subshell, so that no stray process holds the job's output open.
-  ( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$after" & sp=$!; wait $sp && kill -USR1 $shell_pid ) &
-  SIJ_TIMER_PID=$!
+  sij_after "$after" kill -USR1 $$
+  SIJ_TIMER_PID=$SIJ_AFTER_PID
 }
 
 # Acts on the launcher's exit code, and exits the job with it.

@@ -6,7 +6,8 @@ output with --resume, bit for bit equal to an uninterrupted run.
 
 CASE: pbs_preempt (aurora.pbs, polaris.pbs) | slurm_preempt (dgx.sbatch) | pbs_walltime (the PBS
 scripts stop themselves before the walltime, from qstat) | gpu_binding (SCI_INFER_DEVICE=gpu: the
-device each rank is given)."""
+device each rank is given) | stop_grace (a launcher that ignores SIGTERM is killed after
+SCI_INFER_STOP_GRACE_S and the job is resubmitted all the same)."""
 import os
 import pwd
 import shutil
@@ -188,6 +189,38 @@ def case_gpu_binding(c):
             got = [open(os.path.join(probe_dir, f"rank{k}")).read().strip() for k in range(2)]
             assert got == want, f"{script_name} {extra}: rank devices {got}, expected {want}\n{what}"
         print(f"{script_name} {extra}: SCI_INFER_DEVICE=gpu binds {want or 'srun --gpus-per-task=1'}")
+
+
+def case_stop_grace(c):
+    # A stand-in launcher that ignores SIGTERM (a rank stuck in a long step, say): the job must not
+    # wait for the scheduler's SIGKILL, which would take the batch shell and its resubmission too.
+    stubborn = c.path("stubborn.sh")
+    with open(stubborn, "w") as f:
+        f.write("#!/bin/bash\ntrap '' TERM\necho started > \"$PROBE_DIR/rank$PMI_RANK\"\nsleep 60\n")
+    os.chmod(stubborn, 0o755)
+    for script_name, kind in (("polaris.pbs", "pbs"), ("dgx.sbatch", "slurm")):
+        name = script_name.replace(".", "_")
+        sched, probe_dir, user_dir = c.path(f"sched_{name}"), c.path(f"probe_{name}"), c.path(f"project_{name}")
+        os.makedirs(probe_dir)
+        shutil.copytree(JOBS, user_dir)
+        env = job_env(c, sched, c.path(f"{name}.h5"))
+        env.update(SCI_INFER_BIN=stubborn, PROBE_DIR=probe_dir, SCI_INFER_STOP_GRACE_S="2")
+        start = time.time()
+        p = subprocess.Popen([FAKE, "start", kind, os.path.join(user_dir, script_name)], cwd=user_dir, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        while len(os.listdir(probe_dir)) < 2 and time.time() < start + 30 and p.poll() is None:
+            time.sleep(0.05)
+        os.kill(p.pid, signal.SIGTERM)
+        log, _ = p.communicate(timeout=50)
+        took = time.time() - start
+        what = f"{script_name}: exit {p.returncode} after {took:.1f} s\n{log}\n{events(sched)}"
+        assert p.returncode == 75, what
+        assert "did not stop within 2 s: killing it" in log, what
+        assert took < 30, f"the job waited for the stubborn launcher (sleep 60): {what}"
+        assert len(queued(sched)) == 1, f"not resubmitted: {what}"
+        left = subprocess.run(["pgrep", "-f", stubborn], capture_output=True, text=True).stdout.split()
+        assert not left, f"processes of the killed launcher still run: {left}"
+        print(f"{script_name}: a launcher ignoring SIGTERM was killed after the grace time; resubmitted ({took:.1f} s)")
 
 
 if __name__ == "__main__":
