@@ -91,7 +91,6 @@ def preempt_and_resume(c, kind, script_name, ref, walltime=None):
     forwarded = [ln for ln in ev.splitlines() if ln.startswith(f"{launcher} got SIGTERM: forwarded to ranks")]
     assert forwarded and len(forwarded[0].split("ranks", 1)[1].split()) == 2, f"no SIGTERM reached 2 ranks: {what}"
     assert f"{launcher} exit 75" in ev, f"the launcher did not exit 75: {what}"
-    assert "interrupted: rerun with --resume" in log, what
     with h5py.File(out, "r") as f:
         done = int((f["results/status"][()] != -1).sum())
     assert 0 < done < n_records(c), f"{done} records done at the interruption: {what}"
