@@ -16,3 +16,4 @@ sci_infer_launcher_test(test_launcher.py rank_invariance signals bad_input tasks
 sci_infer_launcher_test(test_model_safety.py hostile_metadata nonfinite_weights kv_budget_tp)
 sci_infer_launcher_test(test_input_datasets.py ids_carried per_record_sampling input_faults)
 sci_infer_launcher_test(test_options.py config_file bad_options failed_records_exit)
+sci_infer_launcher_test(test_job_scripts.py pbs_preempt slurm_preempt pbs_walltime gpu_binding stop_grace)

@@ -6,7 +6,19 @@
 // NOT batch-invariant in general: oneDNN may pick different kernels (and so different
 // reduction orders) for different M. The test suite measures this; the default backend is
 // the fixed-order one (see docs/reproducibility.md).
-#include <dnnl.hpp>
+//
+// Builds against oneDNN 2.x (Debian 12 ships 2.6) and 3.x (Spack, Intel oneAPI). The only
+// difference used here: 3.x removed the operation descriptors (dnnl::matmul::desc), and a
+// primitive descriptor is built from the engine and the memory descriptors directly,
+//   dnnl::matmul::primitive_desc(const engine&, const memory::desc& src,
+//                                const memory::desc& weights, const memory::desc& dst,
+//                                const primitive_attr& = default_attr(), bool allow_empty = false)
+// (oneDNN v3 API reference: https://oneapi-src.github.io/oneDNN/struct_dnnl_matmul_primitive_desc.html;
+// 2.x: dnnl::matmul::desc, https://oneapi-src.github.io/oneDNN/v2.5/struct_dnnl_matmul_desc.html).
+// Everything else below (memory::desc with strides, format_tag::any, weights_desc(),
+// get_size(), reorder, execute) is the same in both.
+#include <oneapi/dnnl/dnnl.hpp>
+#include <oneapi/dnnl/dnnl_version.h>  // DNNL_VERSION_MAJOR
 #include <mutex>
 
 #include "kernels/linear.hpp"
@@ -26,7 +38,11 @@ class OneDnnLinear final : public Linear {
     memory::desc src_md({M, K}, memory::data_type::f32, {DNNL_RUNTIME_DIM_VAL, 1});
     memory::desc dst_md({M, N}, memory::data_type::f32, {DNNL_RUNTIME_DIM_VAL, 1});
     memory::desc w_any({K, N}, memory::data_type::f32, memory::format_tag::any);
+#if DNNL_VERSION_MAJOR >= 3
+    dnnl::matmul::primitive_desc pd(engine_, src_md, w_any, dst_md);
+#else
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_any, dst_md), engine_);
+#endif
     matmul_ = dnnl::matmul(pd);
     // The file's [N][K] row-major weight is the [K, N] matrix in "ba" order.
     memory w_plain({{K, N}, memory::data_type::f32, memory::format_tag::ba}, engine_, w.data());
