@@ -102,7 +102,7 @@ void check_output_is_this_job(const RunConfig& cfg, const JobProvenance& prov) {
   std::vector<std::string> changes = identity_changes(JobIdentity::from_json(parts, cfg.output), prov.identity());
   const std::string recorded_path = string_attr(info, "sci_infer.model_path");
   const std::string recorded_sha = string_attr(info, "sci_infer.model_sha256");
-  if (!is_shard_pattern(recorded_path) && !is_shard_pattern(cfg.engine.model) && !recorded_sha.empty() &&
+  if (changes.empty() && !is_shard_pattern(recorded_path) && !is_shard_pattern(cfg.engine.model) && !recorded_sha.empty() &&
       recorded_sha != prov.model_sha256())
     changes.push_back("model file content changed (sha256 " + recorded_sha.substr(0, 16) + "... recorded, " +
                       prov.model_sha256().substr(0, 16) + "... now)");
