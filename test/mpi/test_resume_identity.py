@@ -210,6 +210,18 @@ def case_verify_causes(c):
     p = sh([c.bin, "verify", other_build, "--input", c.path("in.saved.h5")], check=False)
     assert p.returncode == 1 and "1 different" in p.stdout, (p.returncode, p.stdout, p.stderr)
     assert "the build changed" in p.stderr and "0123456789ab" in p.stderr, p.stderr
+    # The model metadata is real JSON whatever the model's name holds (a quote, a backslash).
+    with open(c.model, "rb") as f:
+        gguf = f.read()
+    assert gguf.count(b"sci_infer-tiny") >= 1
+    quoted = c.path("quoted.gguf")
+    with open(quoted, "wb") as f:
+        f.write(gguf.replace(b"sci_infer-tiny", b'sci"infer\\tiny', 1))  # same length: 14 bytes
+    sh([c.mpiexec, "-n", 1, c.bin, "run", "-m", quoted, "-i", c.path("in.saved.h5"), "-o", c.path("q.h5"),
+        "--max-new-tokens", "1"])
+    with h5py.File(c.path("q.h5")) as f:
+        meta = json.loads(f.attrs["sci_infer.model_metadata"])
+    assert meta["name"] == 'sci"infer\\tiny' and meta["dim"] == c.dim, meta
 
 
 if __name__ == "__main__":
