@@ -76,6 +76,17 @@ def case_resume_changed_job(c):
         f["prompts"][7] = "a different prompt"
     expect_refused(c, out, ["-m", c.model, *base, *gen], "input file content changed (sha256")
     shutil.copy2(c.path("in.orig.h5"), inp)
+    # The hashes are cached next to the journal, keyed by the file's identity on disk, so a resume
+    # does not rehash a huge model: a (forged) cached hash is what the next resume sees.
+    cache = os.path.join(out + ".journal", "file-hashes.txt")
+    with open(cache) as f:
+        saved = f.read()
+    assert sha256_of(c.model) in saved and sha256_of(inp) in saved, saved
+    with open(cache, "w") as f:
+        f.write(saved.replace(sha256_of(inp), "f" * 64))
+    expect_refused(c, out, ["-m", c.model, *base, *gen], "input file content changed", "ffffffffffffffff... now")
+    with open(cache, "w") as f:
+        f.write(saved)
     # Operational options may change: another rank count, batch limit, threads, KV budget.
     operational = ["--max-new-tokens", "24", "--ignore-eos", "--temperature", "0.8", "--seed", "1",
                    "--claim-records", "3", "--max-batch", "7", "--threads", "1"]
