@@ -13,4 +13,4 @@ function(sci_infer_launcher_test script)
 endfunction()
 
 sci_infer_launcher_test(test_launcher.py rank_invariance signals bad_input tasks tensor_parallel)
-sci_infer_launcher_test(test_resume_identity.py resume_changed_job foreign_journal resume_retries_failed verify_causes)
+sci_infer_launcher_test(test_resume_identity.py resume_changed_job foreign_journal resume_retries_failed verify_causes logits_tp)

@@ -4,13 +4,14 @@ leaving the output untouched), retries records that failed at run time, and `ver
 causes of a difference (a changed input, a changed build) and counts pending records.
 
     test_resume_identity.py CASE --sci-infer BIN --mpiexec MPIEXEC --workdir DIR
-CASE: resume_changed_job | foreign_journal | resume_retries_failed | verify_causes.
+CASE: resume_changed_job | foreign_journal | resume_retries_failed | verify_causes | logits_tp.
 """
 import hashlib
 import json
 import os
 import shutil
 import signal
+import subprocess
 
 import h5py
 import numpy as np
@@ -233,6 +234,31 @@ def case_verify_causes(c):
     with h5py.File(c.path("q.h5")) as f:
         meta = json.loads(f.attrs["sci_infer.model_metadata"])
     assert meta["name"] == 'sci"infer\\tiny' and meta["dim"] == c.dim, meta
+
+
+
+def case_logits_tp(c):
+    # `logits --tp N` (and generate) under mpiexec -n N: the same bits as one rank, which
+    # reference numpy float32 is too loose to check; the single-rank engine is the reference
+    # whose numerics the llama.cpp and numpy tests cover.
+    model = c.path("gqa.gguf")
+    sh([c.bin, "make-model", "--preset", "tiny", "--dim", "256", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+        "--seed", "4", "--context", "256", "--out", model])
+    toks = "1,5,9,33,120"
+    sh([c.bin, "logits", "-m", model, "--tokens", toks, "--all-positions", "-o", c.path("l1.bin")])
+    sh([c.mpiexec, "-n", 2, c.bin, "logits", "-m", model, "--tokens", toks, "--all-positions", "-o", c.path("l2.bin"),
+        "--tp", 2])
+    one, two = (np.fromfile(c.path(f), dtype="<f4") for f in ("l1.bin", "l2.bin"))
+    assert one.shape == (5 * 512,) and np.isfinite(one).all(), one.shape
+    assert one.tobytes() == two.tobytes(), "logits --tp 2 differ from one rank"
+    gen = ["generate", "-m", model, "--tokens", "1,5,9", "-n", 8, "--temperature", 0.9, "--seed", 3, "--show-tokens"]
+    run_bytes = lambda args: subprocess.run([str(x) for x in args], capture_output=True, check=True).stdout
+    g1 = run_bytes([c.bin, *gen])  # bytes: random weights make text that is not UTF-8
+    g2 = run_bytes([c.mpiexec, "-n", 2, c.bin, *gen, "--tp", 2])
+    assert g1 == g2 and len(g1.strip().splitlines()[-1].split(b",")) == 8, (g1, g2)
+    p = sh([c.mpiexec, "-n", 3, c.bin, "logits", "-m", model, "--tokens", toks, "-o", c.path("l3.bin"), "--tp", 2],
+           check=False)
+    assert p.returncode == 2 and "mpiexec -n 2" in p.stderr, (p.returncode, p.stderr)
 
 
 if __name__ == "__main__":
