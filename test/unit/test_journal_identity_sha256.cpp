@@ -81,7 +81,7 @@ TEST_CASE("sha256: the file-hash cache rehashes only a changed file", "[sha256]"
   CHECK(cache.hashed() == 1);
 }
 
-TEST_CASE("journal: files carry the job identity; another job's file is refused", "[journal]") {
+TEST_CASE("journal: files carry the job identity and another job's file is refused", "[journal]") {
   testing::TempDir dir("jident");
   const std::string jdir = dir.file("out.h5.journal");
   std::string mine_file, foreign_file;
