@@ -120,12 +120,19 @@ void check_output_is_this_job(const RunConfig& cfg, const JobProvenance& prov) {
 }
 
 // Every journal file in the directory must be this job's: a foreign one is refused, naming
-// the file and what differs, instead of its records being merged.
-void check_journals_are_this_job(const std::string& journal_dir, const JobProvenance& prov) {
+// the file and what differs, instead of its records being merged. Without an output (a job
+// stopped before its first snapshot) the journal is the only record of the job, so a
+// difference there means the job changed.
+void check_journals_are_this_job(const RunConfig& cfg, const JobProvenance& prov, bool have_output) {
+  const std::string journal_dir = journal_dir_for_output(cfg.output);
   for (const auto& [file, identity] : journal_file_identities(journal_dir)) {
     if (identity == prov.journal_identity()) continue;
     const JobIdentity theirs = JobIdentity::from_json(identity, file);
-    std::string what = join_changes(identity_changes(theirs, prov.identity(), "there", "in this job"));
+    if (!have_output)
+      throw Error(cfg.output + ": --resume refused: the job changed since it started (as its journal file " + file +
+                  " records): " + join_changes(identity_changes(theirs, prov.identity())) +
+                  ". Resume with the job's own model, input and options, or write to another output");
+    const std::string what = join_changes(identity_changes(theirs, prov.identity(), "there", "in this job"));
     throw Error(file + ": a journal file of another job (" + (what.empty() ? "another job identity" : what) +
                 "); its records are not merged: --resume refused. Move the file out of " + journal_dir +
                 " or write this job to another output");
@@ -141,7 +148,7 @@ void mark_done_records(const RunConfig& cfg, const JobProvenance& prov, uint64_t
   const bool have_output = fs::exists(cfg.output);
   // Both checks come first: a refused resume leaves the output and the journal as they were.
   if (have_output) check_output_is_this_job(cfg, prov);
-  check_journals_are_this_job(journal_dir, prov);
+  check_journals_are_this_job(cfg, prov, have_output);
   const std::string& job = prov.journal_identity();
   if (have_output) {
     // Results of earlier runs that are only in the output (journal already folded in and

@@ -88,6 +88,11 @@ def case_resume_changed_job(c):
     expect_refused(c, out, ["-m", c.model, *base, *gen], "input file content changed", "ffffffffffffffff... now")
     with open(cache, "w") as f:
         f.write(saved)
+    # Killed before its first snapshot (no output yet): the journal is the job's only record.
+    os.rename(out, c.path("out.saved.h5"))
+    err = expect_refused(c, out, ["-m", c.model, *base, *with_seed("99")], "--seed: 1 recorded, 99 now", "rank-")
+    assert not os.path.exists(out), "a refused --resume wrote an output"
+    os.rename(c.path("out.saved.h5"), out)
     # Operational options may change: another rank count, batch limit, threads, KV budget.
     operational = ["--max-new-tokens", "24", "--ignore-eos", "--temperature", "0.8", "--seed", "1",
                    "--claim-records", "3", "--max-batch", "7", "--threads", "1"]
