@@ -11,6 +11,7 @@
 // JobIdentity, everything that determines results). Readers are given the identity of the job
 // they read for and refuse, naming the file, a journal file of another job instead of merging
 // its records (a foreign journal left in the directory would otherwise mix two jobs' results).
+// The default identity "" is one like any other: it matches only files written with "" (tests).
 //
 // Readers take every file in the directory, whatever rank count wrote them (a resumed job may
 // use a different -n). Of a record present twice they keep the first copy that is a result
