@@ -38,6 +38,11 @@ endif()
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Threads REQUIRED)
 find_package(CLI11 REQUIRED)
+# SHA-256 of model and input files (provenance, resume checks): libcrypto's EVP digests use the
+# CPU's SHA extensions, several times faster than a portable routine (libssl-dev).
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# JSON written into output attributes (model metadata, job identity): nlohmann-json3-dev.
+find_package(nlohmann_json 3 REQUIRED)
 
 if(SCI_INFER_CUDA)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)

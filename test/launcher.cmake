@@ -17,3 +17,4 @@ sci_infer_launcher_test(test_model_safety.py hostile_metadata nonfinite_weights 
 sci_infer_launcher_test(test_input_datasets.py ids_carried per_record_sampling input_faults)
 sci_infer_launcher_test(test_options.py config_file bad_options failed_records_exit)
 sci_infer_launcher_test(test_job_scripts.py pbs_preempt slurm_preempt pbs_walltime gpu_binding stop_grace)
+sci_infer_launcher_test(test_resume_identity.py resume_changed_job foreign_journal resume_retries_failed verify_causes logits_tp)

@@ -49,7 +49,7 @@ struct Snapshotter {
 
   void write(bool final_snapshot) {
     const auto t0 = Clock::now();
-    JournalIndex index(journal_dir_for_output(cfg.output));
+    JournalIndex index(journal_dir_for_output(cfg.output), nullptr, prov.journal_identity());
     OutputLayout layout;
     layout.task = cfg.task;
     layout.pooling = cfg.pooling;
@@ -93,14 +93,16 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   });
   if (!err.empty()) throw CollectiveError(err);
   const uint64_t n_records = input->size();
-  if (rank == 0) prov.describe_model(*model);
 
-  // ---- Which records are already done (resume): decided by rank 0, shared with all ----
+  // ---- The job's identity; which records are already done (resume: refused if the job
+  // changed): decided by rank 0, shared with all ----
   std::vector<uint8_t> done(n_records, 0);
   err = collective_try(comm, [&] {
-    if (rank == 0 && cfg.resume) mark_done_records(cfg, n_records, done);
+    if (rank == 0) prov.describe(*model);
+    if (rank == 0 && cfg.resume) mark_done_records(cfg, prov, n_records, done);
   });
   if (!err.empty()) throw CollectiveError(err);
+  prov.share_identity(comm);
   if (n_records > 0) MPI_Bcast(done.data(), static_cast<int>(n_records), MPI_UINT8_T, 0, comm);
   uint64_t already = 0;
   for (uint8_t d : done) already += d;
@@ -121,7 +123,8 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   Engine& engine = *engine_ptr;
   const bool leader = engine.tp_rank() == 0;  // claims, journals and reports for its group
   std::unique_ptr<JournalWriter> journal_ptr;
-  if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir_for_output(cfg.output), rank);
+  if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir_for_output(cfg.output), rank, prov.journal_identity());
+  if (rank == 0) prov.save_file_hashes();  // the journal directory exists now
   SharedCounters counters(comm, kNumCounters);
   if (rank == 0) counters.fetch_add(kDone, already);
   Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim), input->carried()};

@@ -10,9 +10,10 @@
 
 namespace sci_infer::cli {
 
-// Which command the flags are for. Only `run` (under mpiexec) has tensor parallelism, and it
-// checks --model itself, after reading its --config file.
-enum class EngineFlagSet { SingleProcess, BatchJob };
+// Which command the flags are for. Local: one process (bench), no tensor parallelism.
+// Collective: generate / logits, which run one sequence on `mpiexec -n <tp>` ranks with --tp.
+// BatchJob: `run`, which also has --tp and checks --model itself, after reading its --config file.
+enum class EngineFlagSet { Local, Collective, BatchJob };
 
 struct EngineFlags {
   std::string model;
@@ -24,10 +25,10 @@ struct EngineFlags {
   int tp = 1;
   std::string reduction = "deterministic";
 
-  void add(CLI::App& app, EngineFlagSet set = EngineFlagSet::SingleProcess) {
+  void add(CLI::App& app, EngineFlagSet set = EngineFlagSet::Local) {
     auto* m = app.add_option("--model,-m", model,
-                             set == EngineFlagSet::SingleProcess ? "GGUF model file" : "GGUF model file (required)");
-    if (set == EngineFlagSet::SingleProcess) m->required();
+                             set != EngineFlagSet::BatchJob ? "GGUF model file" : "GGUF model file (required)");
+    if (set != EngineFlagSet::BatchJob) m->required();
     app.add_option("--threads,-t", threads, "Threads (0: SCI_INFER_THREADS / OMP_NUM_THREADS / all cores)")
         ->check(in_range(0, false, max_engine_threads(), false, "4 x the hardware threads, at least 16"));
     app.add_option("--gemm", gemm, "GEMM backend: fixed (reproducible default), kokkos, onednn, cublas");
@@ -38,7 +39,7 @@ struct EngineFlags {
     app.add_option("--max-batch", max_batch, "Sequences decoded together")->check(in_range(1, false, kMaxEngineSequences));
     app.add_option("--step-tokens", step_tokens, "Tokens per forward step (decode + prefill chunks)")
         ->check(in_range(1, false, kMaxEngineStepTokens));
-    if (set == EngineFlagSet::BatchJob) {
+    if (set != EngineFlagSet::Local) {
       app.add_option("--tp", tp, "Tensor parallelism: ranks that share one copy of the model")->check(in_range(1, false));
       app.add_option("--reduction", reduction,
                      "Tensor-parallel sums: deterministic (same bits for every --tp) or fast (MPI_Allreduce)")

@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "io/result_journal.hpp"
 #include "io/sha256.hpp"
+#include "kernels/cpu_kernel_path.hpp"
 #include "parallel/first_failure.hpp"
 #include "sci_infer/version.hpp"
 
@@ -78,26 +80,94 @@ void prepare_output(const RunConfig& cfg) {
   if (!parent.empty() && !fs::exists(parent)) throw Error(cfg.output + ": directory " + parent.string() + " does not exist");
 }
 
-void mark_done_records(const RunConfig& cfg, uint64_t n_records, std::vector<uint8_t>& done) {
+namespace {
+
+std::string string_attr(const OutputInfo& info, const std::string& name) {
+  for (const auto& [k, v] : info.string_attrs)
+    if (k == name) return v;
+  return "";
+}
+
+bool is_shard_pattern(const std::string& model_path) { return model_path.find("{tp_rank}") != std::string::npos; }
+
+// The existing output must have been written by this job: same identity, and (both runs on one
+// whole model file) the same model bytes, which the fingerprint (header + size) cannot see.
+void check_output_is_this_job(const RunConfig& cfg, const JobProvenance& prov) {
+  const OutputInfo info = read_output_info(cfg.output);
+  const std::string parts = string_attr(info, "sci_infer.job_identity_parts");
+  if (parts.empty())
+    throw Error(cfg.output + ": --resume refused: the output records no job identity (written by an older "
+                "sci-infer), so it cannot be checked to be this job; finish it with that sci-infer or rerun with "
+                "--overwrite");
+  std::vector<std::string> changes = identity_changes(JobIdentity::from_json(parts, cfg.output), prov.identity());
+  const std::string recorded_path = string_attr(info, "sci_infer.model_path");
+  const std::string recorded_sha = string_attr(info, "sci_infer.model_sha256");
+  if (changes.empty() && !is_shard_pattern(recorded_path) && !is_shard_pattern(cfg.engine.model) && !recorded_sha.empty() &&
+      recorded_sha != prov.model_sha256())
+    changes.push_back("model file content changed (sha256 " + recorded_sha.substr(0, 16) + "... recorded, " +
+                      prov.model_sha256().substr(0, 16) + "... now)");
+  if (!changes.empty())
+    throw Error(cfg.output + ": --resume refused: the job changed since it started: " + join_changes(changes) +
+                ". Resume with the job's own model, input and options, or write to another output (--overwrite "
+                "starts over)");
+  // Not part of the identity (the kernel paths compute the same chains), but worth knowing.
+  for (const auto& [name, now] : build_attrs()) {
+    const std::string then = string_attr(info, name);
+    if (name != "sci_infer.compile_flags" && !then.empty() && then != now)
+      std::fprintf(stderr, "[sci-infer] note: %s was %s when the job started, %s now\n", name.c_str(), then.c_str(),
+                   now.c_str());
+  }
+}
+
+// Every journal file in the directory must be this job's: a foreign one is refused, naming
+// the file and what differs, instead of its records being merged. Without an output (a job
+// stopped before its first snapshot) the journal is the only record of the job, so a
+// difference there means the job changed.
+void check_journals_are_this_job(const RunConfig& cfg, const JobProvenance& prov, bool have_output) {
+  const std::string journal_dir = journal_dir_for_output(cfg.output);
+  for (const auto& [file, identity] : journal_file_identities(journal_dir)) {
+    if (identity == prov.journal_identity()) continue;
+    const JobIdentity theirs = JobIdentity::from_json(identity, file);
+    if (!have_output)
+      throw Error(cfg.output + ": --resume refused: the job changed since it started (as its journal file " + file +
+                  " records): " + join_changes(identity_changes(theirs, prov.identity())) +
+                  ". Resume with the job's own model, input and options, or write to another output");
+    const std::string what = join_changes(identity_changes(theirs, prov.identity(), "there", "in this job"));
+    throw Error(file + ": a journal file of another job (" + (what.empty() ? "another job identity" : what) +
+                "); its records are not merged: --resume refused. Move the file out of " + journal_dir +
+                " or write this job to another output");
+  }
+}
+
+}  // namespace
+
+void mark_done_records(const RunConfig& cfg, const JobProvenance& prov, uint64_t n_records,
+                       std::vector<uint8_t>& done) {
   namespace fs = std::filesystem;
   const std::string journal_dir = journal_dir_for_output(cfg.output);
-  if (fs::exists(cfg.output)) {
+  const bool have_output = fs::exists(cfg.output);
+  // Both checks come first: a refused resume leaves the output and the journal as they were.
+  if (have_output) check_output_is_this_job(cfg, prov);
+  check_journals_are_this_job(cfg, prov, have_output);
+  const std::string& job = prov.journal_identity();
+  if (have_output) {
     // Results of earlier runs that are only in the output (journal already folded in and
     // removed) go back into this run's journal, so the journal stays the single source.
-    JournalIndex index(journal_dir);
-    JournalWriter carry(journal_dir, -1);
+    JournalIndex index(journal_dir, nullptr, job);
+    JournalWriter carry(journal_dir, -1, job);
     for_each_output_result(cfg.output, [&](RecordResult&& r) {
       if (r.index >= n_records)
         throw Error(cfg.output + ": holds record " + std::to_string(r.index) + " but the input has only " +
                     std::to_string(n_records) + " (different input?)");
       if (!index.contains(r.index)) carry.append(r);
-      done[r.index] = 1;
+      // A runtime failure (status 2: e.g. too little KV cache) is not a result: compute it again.
+      if (r.status != kStatusRuntimeError) done[r.index] = 1;
     });
     carry.commit();
   }
   if (fs::exists(journal_dir)) {
-    JournalIndex index(journal_dir);
-    for (uint64_t i : index.indices())
+    JournalIndex index(journal_dir, nullptr, job);
+    for (uint64_t i : index.result_indices())
       if (i < n_records) done[i] = 1;
   }
 }
@@ -138,34 +208,83 @@ JobProvenance::JobProvenance(const RunConfig& cfg, std::string config_text, MPI_
   }
 }
 
-void JobProvenance::describe_model(const Model& model) {
-  model_sha256_ = sha256_file_hex(model.path());
+std::string file_hash_cache_path(const std::string& output) {
+  return journal_dir_for_output(output) + "/file-hashes.txt";
+}
+
+std::string absolute_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? path : p.string();
+}
+
+StringAttrs build_attrs() {
+  return {{"sci_infer.git_commit", kGitCommit},
+          {"sci_infer.compiler", kCompiler},
+          {"sci_infer.compile_flags", kCompileFlags},
+          {"sci_infer.kernel_path", cpu_kernel_path()}};
+}
+
+void JobProvenance::describe(const Model& model) {
+  hashes_ = std::make_unique<FileHashCache>(file_hash_cache_path(cfg_.output));
+  model_sha256_ = hashes_->sha256(model.path());
+  input_sha256_ = hashes_->sha256(cfg_.input);
   model_fingerprint_ = model_fingerprint(model);
+  model_path_ = absolute_path(cfg_.engine.model);
+  input_path_ = absolute_path(cfg_.input);
   const ModelConfig& c = model.config();
-  char buf[1024];
-  std::snprintf(buf, sizeof buf,
-                "{\"architecture\": \"%s\", \"name\": \"%s\", \"n_vocab\": %d, \"dim\": %d, \"n_layers\": %d, "
-                "\"n_heads\": %d, \"n_kv_heads\": %d, \"ffn_dim\": %d, \"context\": %d, \"rope_theta\": %.9g, "
-                "\"norm_eps\": %.9g, \"tied_output\": %s, \"weight_type\": \"%s\", \"n_params\": %ld}",
-                c.arch.c_str(), c.name.c_str(), c.n_vocab, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.ffn_dim,
-                c.context, c.rope_theta, c.norm_eps, c.tied_output ? "true" : "false", ggml_type_name(c.weight_type),
-                long(c.n_params));
-  model_metadata_ = buf;
+  // nlohmann-json escapes what a model name may hold (quotes, backslashes, control bytes).
+  const nlohmann::json meta = {{"architecture", c.arch},     {"name", c.name},
+                               {"n_vocab", c.n_vocab},       {"dim", c.dim},
+                               {"n_layers", c.n_layers},     {"n_heads", c.n_heads},
+                               {"n_kv_heads", c.n_kv_heads}, {"ffn_dim", c.ffn_dim},
+                               {"context", c.context},       {"rope_theta", c.rope_theta},
+                               {"norm_eps", c.norm_eps},     {"tied_output", c.tied_output},
+                               {"weight_type", ggml_type_name(c.weight_type)},
+                               {"n_params", c.n_params}};
+  // Invalid UTF-8 in a name is replaced (U+FFFD), not thrown about: it is only a description.
+  model_metadata_ = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  identity_ = job_identity(cfg_, model_fingerprint_, input_sha256_);
+  journal_identity_ = identity_.parts_json();
+}
+
+void JobProvenance::share_identity(MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  uint64_t n = journal_identity_.size();
+  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, comm);
+  journal_identity_.resize(n);
+  MPI_Bcast(journal_identity_.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
+  if (rank != 0) identity_ = JobIdentity::from_json(journal_identity_, "the job identity from rank 0");
+}
+
+void JobProvenance::save_file_hashes() const {
+  if (!hashes_ || !std::filesystem::is_directory(journal_dir_for_output(cfg_.output))) return;
+  try {
+    hashes_->save();
+  } catch (const std::exception& e) {  // only a cache: the next resume rehashes
+    std::fprintf(stderr, "[sci-infer] note: %s\n", e.what());
+  }
 }
 
 StringAttrs JobProvenance::string_attrs(bool finished) const {
-  return {{"sci_infer.version", kVersion},
-          {"sci_infer.git_commit", kGitCommit},
-          {"sci_infer.model_path", cfg_.engine.model},
-          {"sci_infer.model_sha256", model_sha256_},
-          {"sci_infer.model_fingerprint", model_fingerprint_},
-          {"sci_infer.model_metadata", model_metadata_},
-          {"sci_infer.input_path", cfg_.input},
-          {"sci_infer.config", config_text_},
-          {"sci_infer.task", cfg_.task},
-          {"sci_infer.hostnames", hostnames_},
-          {"sci_infer.start_time", start_time_},
-          {"sci_infer.end_time", finished ? utc_now_iso8601() : ""}};
+  StringAttrs a = {{"sci_infer.version", kVersion},
+                   {"sci_infer.model_path", model_path_},
+                   {"sci_infer.model_sha256", model_sha256_},
+                   {"sci_infer.model_fingerprint", model_fingerprint_},
+                   {"sci_infer.model_metadata", model_metadata_},
+                   {"sci_infer.input_path", input_path_},
+                   {"sci_infer.input_sha256", input_sha256_},
+                   {"sci_infer.job_identity", identity_.fingerprint()},
+                   {"sci_infer.job_identity_parts", journal_identity_},
+                   {"sci_infer.config", config_text_},
+                   {"sci_infer.task", cfg_.task},
+                   {"sci_infer.hostnames", hostnames_},
+                   {"sci_infer.start_time", start_time_},
+                   {"sci_infer.end_time", finished ? utc_now_iso8601() : ""}};
+  for (auto& b : build_attrs()) a.push_back(std::move(b));
+  return a;
 }
 
 IntAttrs JobProvenance::int_attrs() const {

@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "exit_codes.hpp"
 #include "io/hdf5_output.hpp"
+#include "io/sha256.hpp"
+#include "job_identity.hpp"
 #include "parallel/node_threads.hpp"
 #include "run_config.hpp"
 #include "sci_infer/model.hpp"
@@ -38,26 +41,53 @@ std::string collective_try(MPI_Comm comm, const std::function<void()>& fn);
 
 // Refuses to clobber an existing output unless --overwrite or --resume.
 void prepare_output(const RunConfig& cfg);
-// Marks records that already have a result in the journal or the existing output.
-void mark_done_records(const RunConfig& cfg, uint64_t n_records, std::vector<uint8_t>& done);
+class JobProvenance;
+// --resume, rank 0: refuses (Error naming every part that changed) an existing output or a
+// journal file whose recorded job identity differs from this job's, before anything is
+// written; then marks the records that already have a result (status 0 or 1) in the journal or
+// the output. Runtime failures (status 2) are not results: they are computed again.
+void mark_done_records(const RunConfig& cfg, const JobProvenance& prov, uint64_t n_records,
+                       std::vector<uint8_t>& done);
 
 // The ranks of one tensor-parallel group act as one: its leader (group rank 0) decides each
 // iteration whether to stop and which records to claim, and broadcasts that over `group` (the
 // engine's tensor-parallel communicator; MPI_COMM_NULL for a group of one: nothing to share).
 void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, std::vector<uint64_t>& claims);
 
+// What an output records about its job (docs/hdf5-schema.md, root attributes): the job
+// identity and its parts, the files' hashes and absolute paths, the build and the run.
 class JobProvenance {
  public:
   JobProvenance(const RunConfig& cfg, std::string config_text, MPI_Comm comm);  // collective
-  void describe_model(const Model& model);  // rank 0: hash and metadata
+  // Rank 0: hashes the model and input files (remembered in the journal directory's hash
+  // cache, so a resume does not rehash them), the model's metadata, the job identity.
+  void describe(const Model& model);
+  // Collective: every rank gets rank 0's job identity (journal files carry it).
+  void share_identity(MPI_Comm comm);
+  // Rank 0, once the journal directory exists: saves the hash cache there (best effort).
+  void save_file_hashes() const;
+  const JobIdentity& identity() const { return identity_; }
+  const std::string& journal_identity() const { return journal_identity_; }  // parts JSON
+  const std::string& model_sha256() const { return model_sha256_; }
   StringAttrs string_attrs(bool finished) const;
   IntAttrs int_attrs() const;
 
  private:
   const RunConfig& cfg_;
   std::string config_text_, hostnames_, start_time_, model_sha256_, model_fingerprint_, model_metadata_;
+  std::string input_sha256_, model_path_, input_path_, journal_identity_;
+  JobIdentity identity_;
+  std::unique_ptr<FileHashCache> hashes_;
   int n_ranks_ = 1;
 };
+
+// "<output>.journal/file-hashes.txt": the hash cache of a job's model and input files.
+std::string file_hash_cache_path(const std::string& output);
+// An absolute path without symlinks or "..": the file itself if it exists, else its directory's
+// canonical form (a shard pattern like m.tp4.rank{tp_rank}.gguf names no file).
+std::string absolute_path(const std::string& path);
+// The build that computes results: commit, compiler, flags, kernel path (for records and verify).
+StringAttrs build_attrs();
 
 class ProgressPrinter {
  public:

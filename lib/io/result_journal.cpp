@@ -207,7 +207,8 @@ std::string random_hex() {
 // Writer
 // =============================================================================================
 
-JournalWriter::JournalWriter(const std::string& dir, int rank) {
+JournalWriter::JournalWriter(const std::string& dir, int rank, const std::string& job_identity) {
+  if (job_identity.size() > jf::kMaxIdentity) throw Error(dir + ": job identity too long for a journal header");
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create journal directory: " + ec.message());
@@ -223,7 +224,9 @@ JournalWriter::JournalWriter(const std::string& dir, int rank) {
   char header[jf::kHeaderSize] = {0};
   std::memcpy(header, jf::kFileMagic, sizeof jf::kFileMagic);
   put_u32(header + 8, jf::kVersion);
+  put_u32(header + 12, static_cast<uint32_t>(job_identity.size()));
   buffer_.assign(header, sizeof header);  // made durable by the first commit
+  buffer_ += job_identity;
 }
 
 JournalWriter::~JournalWriter() {
@@ -323,9 +326,50 @@ struct Entry {
   RecordResult& result;  // decoded; the callback may move from it
 };
 
+// Reads a journal file's header. Returns false (noting why, if `torn` is given) when the file
+// holds no results yet: killed between creating the file and its first commit. Throws Error
+// for a file that is not a journal of this format version.
+bool read_header(std::ifstream& in, const std::string& path, std::string& identity,
+                 const std::function<void(uint64_t, const std::string&)>& torn) {
+  char header[jf::kHeaderSize];
+  in.read(header, sizeof header);
+  if (static_cast<size_t>(in.gcount()) < sizeof header) {
+    if (in.gcount() > 0) torn(0, "truncated header");
+    return false;
+  }
+  if (std::all_of(header, header + sizeof header, [](char c) { return c == 0; })) {
+    // Zeros where the header belongs: a file still being created, seen through a network file
+    // system that exposes the new size before the data. Nothing committed yet.
+    torn(0, "header not written yet");
+    return false;
+  }
+  if (std::memcmp(header, jf::kFileMagic, sizeof jf::kFileMagic) != 0)
+    throw Error(path + ": not a sci_infer results journal (bad magic)");
+  const uint32_t version = get_u32(header + 8);
+  if (version != jf::kVersion)
+    throw Error(path + ": journal format version " + std::to_string(version) +
+                " is not supported (this build reads version " + std::to_string(jf::kVersion) +
+                (version == 1 ? ", whose header names the job; version 1 journals, written by an older "
+                                "sci-infer, cannot be checked against the job: finish that job with the "
+                                "sci-infer that started it, or rerun with --overwrite"
+                              : "") +
+                ")");
+  const uint32_t length = get_u32(header + 12);
+  if (length > jf::kMaxIdentity) throw Error(path + ": corrupt journal header (job identity of " +
+                                             std::to_string(length) + " bytes)");
+  identity.resize(length);
+  in.read(identity.data(), length);
+  if (static_cast<uint32_t>(in.gcount()) < length) {
+    torn(0, "truncated header");
+    return false;
+  }
+  return true;
+}
+
 // Calls `on_entry` for each intact entry of one file, in order, and stops at the first
-// truncated or corrupt one (a crash mid-write), noting it in the report.
-void scan_file(const std::string& path, JournalReadReport& report,
+// truncated or corrupt one (a crash mid-write), noting it in the report. Refuses a file whose
+// header names another job than `job_identity`.
+void scan_file(const std::string& path, const std::string& job_identity, JournalReadReport& report,
                const std::function<void(Entry&)>& on_entry) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open journal file: " + errno_text());
@@ -336,26 +380,14 @@ void scan_file(const std::string& path, JournalReadReport& report,
                            "; the rest of this file is ignored");
   };
 
-  char header[jf::kHeaderSize];
-  in.read(header, sizeof header);
-  if (static_cast<size_t>(in.gcount()) < sizeof header) {
-    // Killed between creating the file and its first commit: holds no results.
-    if (in.gcount() > 0) torn(0, "truncated header");
-    return;
-  }
-  if (std::all_of(header, header + sizeof header, [](char c) { return c == 0; })) {
-    // Zeros where the header belongs: a file still being created, seen through a network file
-    // system that exposes the new size before the data. Nothing committed yet.
-    return torn(0, "header not written yet");
-  }
-  if (std::memcmp(header, jf::kFileMagic, sizeof jf::kFileMagic) != 0)
-    throw Error(path + ": not a sci_infer results journal (bad magic)");
-  if (get_u32(header + 8) != jf::kVersion)
-    throw Error(path + ": journal format version " + std::to_string(get_u32(header + 8)) +
-                " is not supported (this build reads version " + std::to_string(jf::kVersion) +
-                ")");
+  std::string identity;
+  if (!read_header(in, path, identity, torn)) return;
+  if (identity != job_identity)
+    throw Error(path + ": a journal file of another job (its header names another job identity); "
+                "its records are not merged: move it out of " + fs::path(path).parent_path().string() +
+                " or write this job to another output");
 
-  uint64_t offset = jf::kHeaderSize;
+  uint64_t offset = jf::header_size(identity);
   std::string payload;
   RecordResult result;
   for (;;) {
@@ -384,6 +416,9 @@ void scan_file(const std::string& path, JournalReadReport& report,
   }
 }
 
+// Status 2 (kStatusRuntimeError in hdf5_output.hpp): the record failed while running.
+bool is_runtime_failure(int32_t status) { return status == 2; }
+
 void note_duplicate(JournalReadReport& report, uint64_t index, bool identical) {
   ++report.duplicates;
   if (identical) return;
@@ -395,15 +430,21 @@ void note_duplicate(JournalReadReport& report, uint64_t index, bool identical) {
 }  // namespace
 
 std::map<uint64_t, RecordResult> read_journal_dir(const std::string& dir,
-                                                  JournalReadReport* report) {
+                                                  JournalReadReport* report,
+                                                  const std::string& job_identity) {
   JournalReadReport local;
   JournalReadReport& rep = report ? *report : local;
   std::map<uint64_t, RecordResult> results;
   for (const std::string& file : journal_files(dir)) {
-    scan_file(file, rep, [&](Entry& e) {
+    scan_file(file, job_identity, rep, [&](Entry& e) {
       auto it = results.find(e.result.index);
       if (it == results.end()) {
         results.emplace(e.result.index, std::move(e.result));
+      } else if (is_runtime_failure(it->second.status) || is_runtime_failure(e.result.status)) {
+        // A recomputed runtime failure: the first result (status 0/1) wins, not a conflict.
+        note_duplicate(rep, e.result.index, true);
+        if (is_runtime_failure(it->second.status) && !is_runtime_failure(e.result.status))
+          it->second = std::move(e.result);
       } else {
         note_duplicate(rep, e.result.index, jf::encode_payload(it->second) == e.payload);
       }
@@ -412,34 +453,53 @@ std::map<uint64_t, RecordResult> read_journal_dir(const std::string& dir,
   return results;
 }
 
+std::vector<std::pair<std::string, std::string>> journal_file_identities(const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& file : journal_files(dir)) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(file + ": cannot open journal file: " + errno_text());
+    std::string identity;
+    if (read_header(in, file, identity, [](uint64_t, const std::string&) {})) out.emplace_back(file, identity);
+  }
+  return out;
+}
+
 // =============================================================================================
 // Index
 // =============================================================================================
 
-JournalIndex::JournalIndex(const std::string& dir, JournalReadReport* report) {
+JournalIndex::JournalIndex(const std::string& dir, JournalReadReport* report,
+                           const std::string& job_identity) {
   JournalReadReport local;
   JournalReadReport& rep = report ? *report : local;
   files_ = journal_files(dir);
   std::vector<std::pair<Location, uint32_t>> all;  // with the CRC, to compare duplicates
   for (uint32_t f = 0; f < files_.size(); ++f) {
-    scan_file(files_[f], rep, [&](Entry& e) {
-      all.push_back({Location{e.result.index, e.payload_offset,
-                              static_cast<uint32_t>(e.payload.size()), f},
-                     e.crc});
+    scan_file(files_[f], job_identity, rep, [&](Entry& e) {
+      Location loc{e.result.index, e.payload_offset, static_cast<uint32_t>(e.payload.size()),
+                   is_runtime_failure(e.result.status) ? 1u : 0u, f};
+      all.push_back({loc, e.crc});
     });
   }
   // Stable: among copies of one record the earliest (file order, then offset) stays first.
   std::stable_sort(all.begin(), all.end(),
                    [](const auto& a, const auto& b) { return a.first.index < b.first.index; });
   locations_.reserve(all.size());
-  for (size_t i = 0; i < all.size(); ++i) {
-    if (i > 0 && all[i].first.index == all[i - 1].first.index) {
-      const auto& first = all[i - 1];  // chain of equal indices: compare with the previous copy
-      note_duplicate(rep, all[i].first.index,
-                     first.second == all[i].second && first.first.length == all[i].first.length);
-      continue;
+  for (size_t i = 0; i < all.size();) {
+    size_t end = i + 1;
+    while (end < all.size() && all[end].first.index == all[i].first.index) ++end;
+    // The first copy that is a result; the first runtime failure if there is none.
+    size_t keep = i;
+    while (keep < end && all[keep].first.runtime_failure) ++keep;
+    if (keep == end) keep = i;
+    for (size_t k = i; k < end; ++k) {
+      if (k == keep) continue;
+      const bool retry = all[k].first.runtime_failure || all[keep].first.runtime_failure;
+      note_duplicate(rep, all[k].first.index,
+                     retry || (all[keep].second == all[k].second && all[keep].first.length == all[k].first.length));
     }
-    locations_.push_back(all[i].first);
+    locations_.push_back(all[keep].first);
+    i = end;
   }
   fds_.assign(files_.size(), -1);
 }
@@ -463,6 +523,13 @@ std::vector<uint64_t> JournalIndex::indices() const {
   std::vector<uint64_t> out;
   out.reserve(locations_.size());
   for (const Location& l : locations_) out.push_back(l.index);
+  return out;
+}
+
+std::vector<uint64_t> JournalIndex::result_indices() const {
+  std::vector<uint64_t> out;
+  for (const Location& l : locations_)
+    if (!l.runtime_failure) out.push_back(l.index);
   return out;
 }
 

@@ -1,8 +1,16 @@
 #include "io/sha256.hpp"
 
-#include <cstdint>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <vector>
 
 #include "sci_infer/error.hpp"
@@ -10,82 +18,108 @@
 namespace sci_infer {
 namespace {
 
-constexpr uint32_t kK[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
 
-inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-struct Sha256 {
-  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  uint8_t block[64];
-  size_t fill = 0;
-  uint64_t total = 0;
-
-  void compress(const uint8_t* p) {
-    uint32_t w[64];
-    for (int i = 0; i < 16; ++i) w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; ++i) {
-      const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (int i = 0; i < 64; ++i) {
-      const uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
-      const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+class Digest {
+ public:
+  explicit Digest(const std::string& what) : what_(what), ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
+      throw Error(what_ + ": cannot start a SHA-256 digest (OpenSSL)");
   }
-  void update(const uint8_t* p, size_t n) {
-    total += n;
-    while (n > 0) {
-      const size_t take = std::min<size_t>(64 - fill, n);
-      std::memcpy(block + fill, p, take);
-      fill += take; p += take; n -= take;
-      if (fill == 64) { compress(block); fill = 0; }
-    }
+  void update(const void* p, size_t n) {
+    if (n > 0 && EVP_DigestUpdate(ctx_.get(), p, n) != 1) throw Error(what_ + ": SHA-256 update failed (OpenSSL)");
   }
   std::string hex() {
-    const uint64_t bits = total * 8;
-    const uint8_t one = 0x80, zero = 0;
-    update(&one, 1);
-    while (fill != 56) update(&zero, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = uint8_t(bits >> (56 - 8 * i));
-    update(len, 8);
-    char out[65];
-    for (int i = 0; i < 8; ++i) std::snprintf(out + 8 * i, 9, "%08x", h[i]);
-    return std::string(out, 64);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) throw Error(what_ + ": SHA-256 final failed (OpenSSL)");
+    static const char* digits = "0123456789abcdef";
+    std::string out(2 * len, '0');
+    for (unsigned i = 0; i < len; ++i) out[2 * i] = digits[md[i] >> 4], out[2 * i + 1] = digits[md[i] & 15];
+    return out;
   }
+
+ private:
+  std::string what_;
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx_;
 };
 
 }  // namespace
 
 std::string sha256_hex(const void* data, size_t n) {
-  Sha256 s;
-  s.update(static_cast<const uint8_t*>(data), n);
-  return s.hex();
+  Digest d("sha256_hex");
+  d.update(data, n);
+  return d.hex();
 }
 
 std::string sha256_file_hex(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw Error(path + ": cannot open to compute its SHA-256");
-  Sha256 s;
-  std::vector<uint8_t> buf(1 << 20);
+  if (!f) throw Error(path + ": cannot open to compute its SHA-256: " + std::strerror(errno));
+  Digest d(path);
+  std::vector<unsigned char> buf(4 << 20);
   size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) s.update(buf.data(), n);
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) d.update(buf.data(), n);
   const bool failed = std::ferror(f);
   std::fclose(f);
   if (failed) throw Error(path + ": read error while computing its SHA-256");
-  return s.hex();
+  return d.hex();
+}
+
+// Cache file: one line per file, "sha256 size mtime_ns inode canonical-path" (the path last: it
+// may hold spaces).
+FileHashCache::FileHashCache(std::string cache_file) : file_(std::move(cache_file)) {
+  std::ifstream in(file_);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    Entry e;
+    std::string path;
+    if (!(ls >> e.sha256 >> e.size >> e.mtime_ns >> e.inode) || e.sha256.size() != 64) continue;
+    ls.get();  // the separating space
+    std::getline(ls, path);
+    if (!path.empty()) entries_[path] = e;
+  }
+}
+
+std::string FileHashCache::sha256(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string canon = fs::canonical(path, ec).string();
+  struct stat st {};
+  if (ec || ::stat(canon.c_str(), &st) != 0) return sha256_file_hex(path);  // names the problem
+  Entry now;
+  now.size = static_cast<uint64_t>(st.st_size);
+  now.inode = static_cast<uint64_t>(st.st_ino);
+  now.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  const auto it = entries_.find(canon);
+  if (it != entries_.end() && it->second.size == now.size && it->second.inode == now.inode &&
+      it->second.mtime_ns == now.mtime_ns)
+    return it->second.sha256;
+  now.sha256 = sha256_file_hex(path);
+  ++hashed_;
+  entries_[canon] = now;
+  return now.sha256;
+}
+
+void FileHashCache::save() const {
+  const std::string tmp = file_ + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [path, e] : entries_)
+      out << e.sha256 << ' ' << e.size << ' ' << e.mtime_ns << ' ' << e.inode << ' ' << path << '\n';
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error(file_ + ": cannot write the file-hash cache");
+    }
+  }
+  if (std::rename(tmp.c_str(), file_.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    throw Error(file_ + ": cannot write the file-hash cache: " + why);
+  }
 }
 
 }  // namespace sci_infer

@@ -69,8 +69,21 @@ class Ctx:
 
 
 def committed_bytes(out):
+    """Bytes of committed journal entries: the rank-*.bin files' sizes past their headers (16 bytes
+    + the job identity, whose length is the u32 at byte 12); other files (the hash cache) do not count."""
     d = out + ".journal"
-    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) if os.path.isdir(d) else 0
+    total = 0
+    for name in os.listdir(d) if os.path.isdir(d) else []:
+        if not (name.startswith("rank-") and name.endswith(".bin")):
+            continue
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        if len(data) >= 16:
+            total += max(0, len(data) - 16 - int.from_bytes(data[12:16], "little"))
+    return total
 
 
 def interrupted_run(c, inp, out, gen, sig, delay, to_ranks=True):

@@ -125,8 +125,8 @@ def case_bad_options(c):
             "-o", out], check=False)
     refused(p, "threads", "OMP_NUM_THREADS")
     assert not os.path.exists(out)
-    # Single-process commands have no tensor parallelism to offer.
-    p = sh([c.bin, "logits", "-m", c.model, "--tokens", "1,2", "--out", c.path("l.f32"), "--tp", "2"], check=False)
+    # bench runs one process: it has no tensor parallelism to offer (logits/generate do, under mpiexec).
+    p = sh([c.bin, "bench", "-m", c.model, "--tp", "2"], check=False)
     refused(p, "--tp")
     # A CLI11 parse error is 2 as well (not CLI11's own 109).
     refused(c.run(1, inp, out, "--no-such-option", check=False), "--no-such-option")
