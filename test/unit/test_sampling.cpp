@@ -24,7 +24,7 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors", "[sampling
   }
 }
 
-TEST_CASE("uniform draws are in [0,1) and keyed by seed, record and position", "[sampling]") {
+TEST_CASE("uniform draws lie in the unit interval (0 included, 1 not) and are keyed by seed, record and position", "[sampling]") {
   double sum = 0;
   for (uint64_t p = 0; p < 10000; ++p) {
     const double u = uniform_draw(1, 2, p);
