@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "hdf5_test_files.hpp"
+#include "temp_dir.hpp"
 #include "io/hdf5_input.hpp"
 #include "io/hdf5_output.hpp"
 #include "io/hdf5_util.hpp"
@@ -25,15 +26,6 @@ using Catch::Matchers::Contains;
 using h5::Id;
 
 namespace {
-
-struct Dir {
-  std::string path = make_temp_dir("h5inds");
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 std::vector<std::string> prompts(size_t n) {
   std::vector<std::string> v;
@@ -145,8 +137,8 @@ void damage_chunk(const std::string& path, const std::string& dataset, hsize_t i
 
 TEST_CASE("input: /ids and --carry datasets are validated and listed for the output",
           "[hdf5][input][carry]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   write_prompts_file(path, 4);
   add_numeric_dataset(path, "/ids", NumType::Int64, {4}, {100, 101, 102, 103});
   add_strings(path, "/doc", {"a", "b", "c", "d"});
@@ -163,8 +155,8 @@ TEST_CASE("input: /ids and --carry datasets are validated and listed for the out
 
 TEST_CASE("input: carried datasets of another length or shape are refused at open",
           "[hdf5][input][carry][errors]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   write_prompts_file(path, 4);
   add_numeric_dataset(path, "/ids", NumType::Int64, {3}, {1, 2, 3});
   CHECK(open_error(path) == path + ": /ids has 3 records but /prompts has 4");
@@ -186,8 +178,8 @@ TEST_CASE("input: carried datasets of another length or shape are refused at ope
 
 TEST_CASE("output: carried datasets are copied to /results with their type and values",
           "[hdf5][output][carry]") {
-  Dir dir;
-  const std::string in = dir / "in.h5", out = dir / "out.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string in = dir.file("in.h5"), out = dir.file("out.h5");
   write_prompts_file(in, 5);
   const std::vector<double> ids = {7, 9000000000.0, 3, 1, 42};
   add_numeric_dataset(in, "/ids", NumType::Int64, {5}, ids);
@@ -232,8 +224,8 @@ TEST_CASE("output: carried datasets are copied to /results with their type and v
 
 TEST_CASE("input: per-record temperature, top_p, top_k and stop_tokens; bad values fail their record",
           "[hdf5][input][records]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   const double nan = std::nan("");
   write_prompts_file(path, 8);
   add_numeric_dataset(path, "/temperature", NumType::Float32, {8}, {0.7, -1, nan, 0, 0, 0, 0, 1.25});
@@ -263,8 +255,8 @@ TEST_CASE("input: per-record temperature, top_p, top_k and stop_tokens; bad valu
 
 TEST_CASE("input: per-record sampling datasets of the wrong type or length are refused at open",
           "[hdf5][input][errors]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   write_prompts_file(path, 4);
   add_numeric_dataset(path, "/top_k", NumType::Float32, {4}, {1, 2, 3, 4});
   CHECK(open_error(path) == path + ": dataset /top_k has type float32, expected an integer type (int32)");
@@ -282,8 +274,8 @@ TEST_CASE("input: per-record sampling datasets of the wrong type or length are r
 
 TEST_CASE("input: an optional filter this HDF5 lacks (as h5py writes lzf) is refused at open",
           "[hdf5][input][errors][faults]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   write_prompts_file(path, 4);
   add_dataset_with_filter(path, "/seeds", 4, 32000, /*optional=*/true);
   CHECK_THAT(open_error(path), Contains(path + ": dataset /seeds needs the HDF5 filter") &&
@@ -291,8 +283,8 @@ TEST_CASE("input: an optional filter this HDF5 lacks (as h5py writes lzf) is ref
 }
 
 TEST_CASE("input: absurd shapes are refused at open, before any allocation", "[hdf5][input][errors][faults]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   write_prompts_file(path, 4);
   add_declared_only(path, "/embeddings", {4, 1000000000, 64});
   CHECK_THAT(open_error(path, InputOptions{64}),
@@ -312,8 +304,8 @@ TEST_CASE("input: absurd shapes are refused at open, before any allocation", "[h
 }
 
 TEST_CASE("input: a damaged chunk fails only its records, the reads go on", "[hdf5][input][faults]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   InputSpec spec;
   spec.prompts = prompts(64);
   std::vector<uint64_t> seeds;
@@ -347,8 +339,8 @@ TEST_CASE("input: a damaged chunk fails only its records, the reads go on", "[hd
 }
 
 TEST_CASE("input: a damaged chunk of variable-length prompts fails only its records", "[hdf5][input][faults]") {
-  Dir dir;
-  const std::string path = dir / "in.h5";
+  sci_infer::testing::TempDir dir("h5inds");
+  const std::string path = dir.file("in.h5");
   write_prompts_file(path, 48, /*chunked=*/true, 16);
   damage_chunk(path, "/prompts", 2);  // records 32..47
   auto recs = InputFile::open(path)->read(0, 48);
