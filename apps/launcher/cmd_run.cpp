@@ -19,9 +19,11 @@
 #include "io/hdf5_output.hpp"
 #include "io/result_journal.hpp"
 #include "job_support.hpp"
+#include "parallel/large_bcast.hpp"
 #include "parallel/shared_counters.hpp"
 #include "record_requests.hpp"
 #include "run_config.hpp"
+#include "run_failures.hpp"
 #include "watchdog.hpp"
 
 namespace sci_infer::cli {
@@ -30,7 +32,7 @@ namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
-enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kNumCounters = 4 };
+enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kFailed = 4, kNumCounters = 5 };
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -63,22 +65,39 @@ struct Snapshotter {
   }
 };
 
+// Rank 0: a run that fails before its work starts removes what it created, so the next run is
+// not refused with "output exists" (a failed --resume used to leave a journal directory behind).
+struct PreworkCleanup {
+  std::string journal_dir;
+  bool remove = false;  // this run created journal_dir and no work has started
+  ~PreworkCleanup() {
+    std::error_code ec;
+    if (remove) std::filesystem::remove_all(journal_dir, ec);
+  }
+};
+
 int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm) {
   int rank = 0, n_ranks = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &n_ranks);
   const auto start = Clock::now();
   JobProvenance prov(cfg, config_text, comm);
+  const std::string journal_dir = journal_dir_for_output(cfg.output);
 
   // ---- Whole-job checks: any failure stops every rank before any work, with one message ----
   std::unique_ptr<InputFile> input;
   std::shared_ptr<const Model> model;
+  PreparedOutput output;  // rank 0: the output's lock, held until the job ends
+  PreworkCleanup cleanup{journal_dir};
   std::string err = collective_try(comm, [&] {
     model = Model::open(shard_path(cfg.engine.model, rank % std::max(1, cfg.engine.tp)));
     InputOptions io;
     io.expected_embedding_width = static_cast<uint32_t>(model->config().dim);
     input = InputFile::open(cfg.input, io);
-    if (rank == 0) prepare_output(cfg);
+    if (rank == 0) {
+      output = prepare_output(cfg);
+      cleanup.remove = !output.journal_existed;
+    }
   });
   if (!err.empty()) throw CollectiveError(err);
   const uint64_t n_records = input->size();
@@ -90,7 +109,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     if (rank == 0 && cfg.resume) mark_done_records(cfg, n_records, done);
   });
   if (!err.empty()) throw CollectiveError(err);
-  if (n_records > 0) MPI_Bcast(done.data(), static_cast<int>(n_records), MPI_UINT8_T, 0, comm);
+  bcast_bytes(done.data(), n_records, 0, comm);  // in pieces: n_records may exceed an int count
   uint64_t already = 0;
   for (uint8_t d : done) already += d;
 
@@ -110,9 +129,13 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   Engine& engine = *engine_ptr;
   const bool leader = engine.tp_rank() == 0;  // claims, journals and reports for its group
   std::unique_ptr<JournalWriter> journal_ptr;
-  if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir_for_output(cfg.output), rank);
+  err = collective_try(comm, [&] {  // an unwritable journal directory on one node stops all, before work
+    if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir, rank);
+  });
+  if (!err.empty()) throw CollectiveError(err);
   SharedCounters counters(comm, kNumCounters);
   if (rank == 0) counters.fetch_add(kDone, already);
+  cleanup.remove = false;  // from here on the journal holds this run's work
   Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim)};
   if (rank == 0) {
     const KvCacheStats kv = engine.kv_cache_stats();
@@ -131,8 +154,10 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   std::signal(SIGINT, on_stop_signal);
 
   const size_t target_in_flight = size_t(2 * std::max(1, cfg.engine.max_batch));
+  // At least one record per claim, whatever the option says: a claim of 0 would never advance.
+  const uint64_t claim_size = uint64_t(std::max(1, cfg.claim_records));
   size_t in_flight = 0;
-  bool exhausted = false, stopping = false;
+  bool exhausted = false, stopping = false, failed = false;
   auto last_commit = Clock::now();
   uint64_t my_records = 0, my_tokens = 0;
   auto finish_record = [&](RecordResult&& r) {
@@ -144,6 +169,9 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     ++my_records;
   };
 
+  // Every exception from here on goes through `failures` (run_failures.hpp): no rank leaves the
+  // loop alone, and the job ends with the first failing rank's message and kExitRunFailed.
+  RunFailures failures(counters, kFailed, rank);
   std::vector<uint64_t> claims;  // record ranges [begin, end) this iteration, decided by the leader
   Watchdog watchdog(cfg.collective_timeout, rank);
   while (true) {
@@ -151,62 +179,80 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     if (g_stop_signal && !stopping) counters.store_max(kStop, 1);
     claims.clear();
     if (leader) {
+      failed = failures.job_failed();
       stopping = stopping || counters.read(kStop) != 0;
       // Keep the engine fed: claim records until enough are in flight.
       size_t planned = in_flight;
-      while (!stopping && !exhausted && planned < target_in_flight) {
-        const uint64_t begin = counters.fetch_add(kNextRecord, cfg.claim_records);
+      while (!failed && !stopping && !exhausted && planned < target_in_flight) {
+        const uint64_t begin = counters.fetch_add(kNextRecord, claim_size);
         if (begin >= n_records) {
           exhausted = true;
           break;
         }
-        const uint64_t end = std::min<uint64_t>(n_records, begin + cfg.claim_records);
+        const uint64_t end = std::min<uint64_t>(n_records, begin + claim_size);
         claims.push_back(begin);
         claims.push_back(end);
         planned += end - begin;
       }
     }
-    share_group_decisions(engine.tp_comm(), stopping, exhausted, claims);  // the group acts on its leader's
-    if (stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
-    for (size_t c = 0; c < claims.size(); c += 2) {
-      for (RecordInput& in : input->read(claims[c], claims[c + 1])) {
-        if (done[in.index]) continue;
-        RecordJob job = make_record_job(in, cfg, *model);
-        if (job.runnable) {
-          engine.submit(std::move(job.request));
-          ++in_flight;
-        } else {
-          finish_record(std::move(job.failure));
+    share_group_decisions(engine.tp_comm(), stopping, exhausted, failed, claims);  // the group acts on its leader's
+    if (failed || stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
+    failures.attempt("reading and submitting records", [&] {
+      for (size_t c = 0; c < claims.size(); c += 2) {
+        for (RecordInput& in : input->read(claims[c], claims[c + 1])) {
+          if (done[in.index]) continue;
+          RecordJob job = make_record_job(in, cfg, *model);
+          if (job.runnable) {
+            engine.submit(std::move(job.request));
+            ++in_flight;
+          } else {
+            finish_record(std::move(job.failure));
+          }
         }
       }
+    });
+    // The group steps together: all of it or none (also catches a failure of the last step).
+    if (group_any_failed(engine.tp_comm(), failures.failed_here())) break;
+    if (!engine.idle()) {
+      watchdog.beat("a forward step");
+      failures.attempt("running a forward step", [&] {
+        for (RecordResult& r : engine.step()) {
+          --in_flight;
+          finish_record(std::move(r));
+        }
+      });
     }
-    if (engine.idle()) {
-      if (exhausted) break;
-      continue;
-    }
-    watchdog.beat("a forward step");
-    for (RecordResult& r : engine.step()) {
-      --in_flight;
-      finish_record(std::move(r));
-    }
+    // Commits and progress also while no record is runnable (every claimed record invalid).
     if (leader && seconds_since(last_commit) >= cfg.commit_seconds) {
-      journal_ptr->commit();
+      watchdog.beat("committing results");
+      failures.attempt("committing results to the journal", [&] { journal_ptr->commit(); });
       last_commit = Clock::now();
-      if (rank == 0) snap.maybe_write();
+      if (rank == 0) failures.attempt("writing a snapshot of the output", [&] { snap.maybe_write(); });
     }
     if (rank == 0) progress.maybe_print(counters.read(kDone), counters.read(kTokens));
+    if (engine.idle() && exhausted) break;
   }
-  if (leader) journal_ptr->commit();
-  watchdog.beat("the final barrier");
-  MPI_Barrier(comm);
+  watchdog.beat("the final commit");
+  if (leader) failures.attempt("committing the last results to the journal", [&] { journal_ptr->commit(); });
+  watchdog.beat("agreeing on the job's outcome");
+  const std::string hint = "; committed results are kept in " + journal_dir + ": fix the cause and rerun with --resume";
+  std::string failure = failures.agree(comm);  // every rank is out of the loop and committed
+  if (!failure.empty()) throw CollectiveError(failure + hint, kExitRunFailed);
   const uint64_t done_total = counters.read(kDone);
   const uint64_t tokens_total = counters.read(kTokens);
-  MPI_Barrier(comm);  // every rank has read the counters before rank 0 frees nothing early
+  const bool complete = done_total >= n_records;
   if (rank == 0) {
-    snap.write(true);
+    watchdog.beat("the final snapshot");
+    failures.attempt("writing the final snapshot of the output", [&] {
+      snap.write(true);
+      if (complete) std::filesystem::remove_all(journal_dir);
+    });
+  }
+  watchdog.beat("agreeing on the final snapshot");
+  failure = failures.agree(comm);
+  if (!failure.empty()) throw CollectiveError(failure + hint, kExitRunFailed);
+  if (rank == 0) {
     const double wall = seconds_since(start);
-    const bool complete = done_total >= n_records;
-    if (complete) std::filesystem::remove_all(journal_dir_for_output(cfg.output));
     std::printf("[sci-infer] %s: %lu/%lu records, %lu generated tokens in %.1f s (%.2f records/s, %.1f tok/s) on %d rank(s)\n",
                 complete ? "done" : "stopped", (unsigned long)done_total, (unsigned long)n_records,
                 (unsigned long)tokens_total, wall, (done_total - already) / wall, tokens_total / wall, n_ranks);
@@ -214,7 +260,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     if (!complete) std::printf("[sci-infer] interrupted: rerun with --resume to finish (exit code %d)\n", kExitInterrupted);
     std::fflush(stdout);
   }
-  return stopping ? kExitInterrupted : 0;
+  return stopping ? kExitInterrupted : kExitOk;
 }
 
 }  // namespace
