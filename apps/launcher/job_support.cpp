@@ -1,5 +1,6 @@
 #include "job_support.hpp"
 
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,13 @@
 namespace sci_infer::cli {
 
 MpiSession::MpiSession() {
+  // HDF5 starts before MPI and without its exit hooks (atexit, and the MPI_COMM_SELF attribute
+  // it sets when MPI is already up, which tears the library down inside MPI_Finalize). Every
+  // file the job opens is closed by its owner; the exception is a snapshot abandoned after an
+  // I/O error (hdf5_output.cpp), which HDF5 1.10 cannot close and would crash on at teardown,
+  // turning the job's exit code 5 into a SIGSEGV. The process's exit frees what is left.
+  H5dont_atexit();
+  H5open();
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {

@@ -26,6 +26,9 @@ bool RunFailures::attempt(const char* doing, const std::function<void()>& fn) {
 }
 
 void RunFailures::fail(std::string message) {
+  // One line per message (HDF5's error records carry a ctime() newline): logs stay greppable.
+  for (char& c : message)
+    if (c == '\n') c = ' ';
   message_ = std::move(message);
   counters_.store_max(counter_, 1);  // flushed: every leader sees it at its next iteration
   if (rank_ != 0) {
