@@ -145,11 +145,10 @@ void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, bool
   if (!claims.empty()) MPI_Bcast(claims.data(), static_cast<int>(claims.size()), MPI_UINT64_T, 0, group);
 }
 
-bool group_any_failed(MPI_Comm group, bool failed_here) {
-  if (group == MPI_COMM_NULL) return failed_here;
-  int mine = failed_here ? 1 : 0, any = 0;
-  MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, group);
-  return any != 0;
+GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here) {
+  int mine[2] = {failed_here, stop_here}, any[2] = {mine[0], mine[1]};
+  if (group != MPI_COMM_NULL) MPI_Allreduce(mine, any, 2, MPI_INT, MPI_MAX, group);
+  return {any[0] != 0, any[1] != 0};
 }
 
 std::string utc_now_iso8601() {

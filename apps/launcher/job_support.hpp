@@ -58,10 +58,13 @@ void mark_done_records(const RunConfig& cfg, uint64_t n_records, std::vector<uin
 // `failed`: the job has failed (the leader saw it), every rank of the group leaves the loop.
 void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, bool& failed,
                            std::vector<uint64_t>& claims);
-// True on every rank of `group` if `failed_here` is true on any (one MPI_Allreduce; a group of
-// one, MPI_COMM_NULL: just failed_here). The ranks of a group step the engine together, so they
-// must agree before the step whether all of them can take it.
-bool group_any_failed(MPI_Comm group, bool failed_here);
+// Before each step the ranks of a tensor-parallel group agree (they step the engine together):
+// `failed` if any of them has failed, `stop` if any has seen a stop signal (one MPI_Allreduce; a
+// group of one, MPI_COMM_NULL: its own values).
+struct GroupState {
+  bool failed = false, stop = false;
+};
+GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here);
 
 class JobProvenance {
  public:

@@ -40,7 +40,9 @@ void RunFailures::fail(std::string message) {
 bool RunFailures::job_failed() { return failed_here() || counters_.read(counter_) != 0; }
 
 std::string RunFailures::agree(MPI_Comm comm) const {
-  const RankFailure f = first_failure(comm, failed_here() ? 1 : 0, message_);
+  // Ranks arrive seconds apart (one finishing its last step, rank 0 writing the snapshot): the
+  // early ones sleep instead of spinning, so they do not slow the late ones on a busy node.
+  const RankFailure f = first_failure(comm, failed_here() ? 1 : 0, message_, /*yield_cpu=*/true);
   return f.code == 0 ? "" : f.message;
 }
 
