@@ -70,6 +70,8 @@ std::string collective_try(MPI_Comm comm, const std::function<void()>& fn) {
   } catch (const std::exception& e) {
     msg = *e.what() ? e.what() : "unknown error";
   }
+  for (char& c : msg)  // one line per message (HDF5's error records carry a ctime() newline)
+    if (c == '\n') c = ' ';
   const RankFailure failure = first_failure(comm, msg.empty() ? 0 : 1, msg);
   return failure.code == 0 ? "" : failure.message;
 }

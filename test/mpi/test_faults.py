@@ -378,5 +378,32 @@ def case_no_runnable_records(c):
     print(f"--claim-records 0: rc {rc} in {dt:.1f} s")
 
 
+# ---- a tensor-parallel group: a non-leader's failure, the leader's failure, a shard as output ---
+def case_tp_group_faults(c):
+    inp = c.make_input("in.h5", 60, emb=False)
+    opts = gen(tp=2, threads=1, commit_seconds=0.02)
+    ref = reference(c, inp, opts)
+    for name, fault, needles in (
+            ("tp 2: input read EIO on rank 1 (not the group leader)",
+             dict(call="pread", rank=1, errno="EIO", path="in.h5", after=14),
+             [r"rank 1 of 2", r"in\.h5: cannot read", r"Input/output error"]),
+            ("tp 2: journal fsync EIO on rank 0 (the leader)",
+             dict(call="fsync", rank=0, errno="EIO", path=".journal/rank-0", after=1),
+             [r"rank 0 of 2", r"journal fsync failed: Input/output error"])):
+        out = c.path(f"out_{fault['call']}.h5")
+        rc, so, se = faulty(c, inp, out, opts, fault, name)
+        expect(rc, se, EXIT_RUN_FAILED, needles, name)
+        resume_matches(c, inp, out, ref, name, opts)
+    # Shard files of a tp job are protected like the model.
+    sh([c.bin, "shard", c.model, "--tp", 2, "-o", c.path("shards")])
+    pattern = c.path("shards/tiny.tp2.rank{tp_rank}.gguf")
+    shard1 = c.path("shards/tiny.tp2.rank1.gguf")
+    before = digest(shard1)
+    rc, so, se, _ = finish(c, start(c, inp, shard1, opts + ["--overwrite"], model=pattern), shard1, "-o a shard")
+    expect(rc, se, EXIT_REFUSED, [r"is the job's model shard 1"], "-o a shard")
+    assert digest(shard1) == before, "-o a shard: the shard was modified"
+    print("-o a shard: refused (rc 2), untouched")
+
+
 if __name__ == "__main__":
     main({n[5:]: f for n, f in dict(globals()).items() if n.startswith("case_")})
