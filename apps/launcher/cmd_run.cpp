@@ -104,11 +104,11 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   });
   if (!err.empty()) throw CollectiveError(err);
   const uint64_t n_records = input->size();
-  if (rank == 0) prov.describe_model(*model);
 
   // ---- Which records are already done (resume): decided by rank 0, shared with all ----
   std::vector<uint8_t> done(n_records, 0);
   err = collective_try(comm, [&] {
+    if (rank == 0) prov.describe_model(*model);  // reads the whole model: may fail too
     if (rank == 0 && cfg.resume) mark_done_records(cfg, n_records, done);
   });
   if (!err.empty()) throw CollectiveError(err);

@@ -346,8 +346,11 @@ def case_stop_latency(c):
 
 # ---- no runnable record: commits and progress still happen; --claim-records 0 ends -------------
 def case_no_runnable_records(c):
-    n = 300
-    inp = c.make_input("bad.h5", n, emb=False, max_new_tokens=-np.ones(n, np.int32))  # every record invalid
+    n = 400
+    inp = c.path("bad.h5")
+    with h5py.File(inp, "w") as f:  # every record invalid; one chunk per record: one read per claim
+        f.create_dataset("prompts", data=["alpha beta"] * n, dtype=h5py.string_dtype("utf-8"), chunks=(1,))
+        f.create_dataset("max_new_tokens", data=-np.ones(n, np.int32), chunks=(1,))
     out = c.path("out.h5")
     # A slow input file system (each read +10 ms) keeps the job running long enough to look at it.
     p = start(c, inp, out, gen(claim_records=1, commit_seconds=0.1),
