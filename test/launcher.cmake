@@ -14,4 +14,5 @@ endfunction()
 
 sci_infer_launcher_test(test_launcher.py rank_invariance signals bad_input tasks tensor_parallel)
 sci_infer_launcher_test(test_faults.py journal_faults snapshot_faults tmpfs_enospc readonly_output input_read_fault
-                        locked_output protected_paths failed_resume stop_latency no_runnable_records tp_group_faults)
+                        locked_output protected_paths failed_resume stop_latency no_runnable_records tp_group_faults
+                        corrupt_chunk)

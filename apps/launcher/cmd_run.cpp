@@ -32,7 +32,7 @@ namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
-enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kFailed = 4, kNumCounters = 5 };
+enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kRankFailed = 4, kNumCounters = 5 };
 using Clock = std::chrono::steady_clock;
 // On a stop signal the final snapshot is skipped when the last one took longer than this: the
 // whole stop must end well within PBS's default kill_delay (10 s) and Slurm's KillWait (30 s).
@@ -174,7 +174,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
 
   // Every exception from here on goes through `failures` (run_failures.hpp): no rank leaves the
   // loop alone, and the job ends with the first failing rank's message and kExitRunFailed.
-  RunFailures failures(counters, kFailed, rank);
+  RunFailures failures(counters, kRankFailed, rank);
   std::vector<uint64_t> claims;  // record ranges [begin, end) this iteration, decided by the leader
   Watchdog watchdog(cfg.collective_timeout, rank);
   while (true) {

@@ -408,5 +408,30 @@ def case_tp_group_faults(c):
     print("-o a shard: refused (rc 2), untouched")
 
 
+# ---- a corrupt gzip chunk in /prompts, read mid-run -------------------------------------------
+def case_corrupt_chunk(c):
+    n = 160
+    inp = c.path("corrupt.h5")
+    with h5py.File(inp, "w") as f:
+        f.create_dataset("prompts", data=[f"alpha beta {i}" for i in range(n)], dtype=h5py.string_dtype("utf-8"),
+                         chunks=(8,), compression="gzip")
+        info = f["prompts"].id.get_chunk_info(15)  # records 120..127: claimed well after the start
+    with open(inp, "r+b") as raw:  # garbage in the middle of that chunk's deflate stream
+        raw.seek(info.byte_offset + info.size // 2)
+        raw.write(b"\xff" * max(4, info.size // 4))
+    out = c.path("out.h5")
+    rc, so, se, dt = finish(c, start(c, inp, out, gen(claim_records=2, commit_seconds=0.05)), out, "corrupt chunk")
+    print(f"corrupt gzip chunk: rc={rc} in {dt:.1f} s")
+    # A part-way failure (5, naming the file and dataset), or, where the input reader turns a bad
+    # chunk into failed records, a complete job with those records failed (4).
+    assert rc in (EXIT_RUN_FAILED, 4), f"corrupt chunk: rc {rc}\n{se}"
+    if rc == EXIT_RUN_FAILED:
+        expect(rc, se, EXIT_RUN_FAILED, [r"corrupt\.h5", r"/prompts\[\d+:\d+\]"], "corrupt chunk")
+    else:
+        with h5py.File(out) as f:
+            err = [e.decode() if isinstance(e, bytes) else e for e in f["results/error"][120:128]]
+        assert all("/prompts" in e for e in err), err
+
+
 if __name__ == "__main__":
     main({n[5:]: f for n, f in dict(globals()).items() if n.startswith("case_")})
