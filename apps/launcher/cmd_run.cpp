@@ -200,15 +200,23 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     }
     share_group_decisions(engine.tp_comm(), stopping, exhausted, failed, claims);  // the group acts on its leader's
     if (failed || stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
+    // Every rank of a group reads its claims itself; what it submitted is summed up in a digest
+    // that the group compares before the step (a record one rank could not read, and so failed,
+    // while the others submitted it would make them step different batches).
+    uint64_t submitted = 0;
+    std::string record_error;  // this rank's first record that failed this iteration
     failures.attempt("reading and submitting records", [&] {
       for (size_t c = 0; c < claims.size(); c += 2) {
         for (RecordInput& in : input->read(claims[c], claims[c + 1])) {
           if (done[in.index]) continue;
           RecordJob job = make_record_job(in, cfg, *model);
+          const uint64_t size = job.runnable ? 1 + job.request.tokens.size() + job.request.n_embedding_rows : 0;
+          submitted = (submitted ^ (in.index * 0x9E3779B97F4A7C15ull + size)) * 0x100000001B3ull;
           if (job.runnable) {
             engine.submit(std::move(job.request));
             ++in_flight;
           } else {
+            if (record_error.empty()) record_error = job.failure.error;
             finish_record(std::move(job.failure));
           }
         }
@@ -218,8 +226,17 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     // A stop signal that arrived since the top of the loop skips the step: a step can take
     // seconds on a big model or a busy node, and its results would be abandoned anyway.
     if (g_stop_signal) counters.store_max(kStop, 1);
-    const GroupState group = agree_in_group(engine.tp_comm(), failures.failed_here(), g_stop_signal != 0);
+    const GroupState group = agree_in_group(engine.tp_comm(), failures.failed_here(), g_stop_signal != 0, submitted,
+                                            !record_error.empty());
     if (group.failed) break;
+    if (group.diverged) {  // the ranks whose records failed say why; nobody steps
+      if (!record_error.empty() || !group.record_errors)
+        failures.fail("the ranks of a tensor-parallel group read different inputs for records " +
+                      std::to_string(claims.empty() ? 0 : claims.front()) + ".." +
+                      std::to_string(claims.empty() ? 0 : claims.back()) +
+                      (record_error.empty() ? std::string() : ": on this rank: " + record_error));
+      break;
+    }
     if (!engine.idle() && !group.stop) {
       watchdog.beat("a forward step");
       failures.attempt("running a forward step", [&] {

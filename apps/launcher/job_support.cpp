@@ -147,10 +147,12 @@ void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, bool
   if (!claims.empty()) MPI_Bcast(claims.data(), static_cast<int>(claims.size()), MPI_UINT64_T, 0, group);
 }
 
-GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here) {
-  int mine[2] = {failed_here, stop_here}, any[2] = {mine[0], mine[1]};
-  if (group != MPI_COMM_NULL) MPI_Allreduce(mine, any, 2, MPI_INT, MPI_MAX, group);
-  return {any[0] != 0, any[1] != 0};
+GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here, uint64_t submitted, bool record_errors) {
+  // max(~d) = ~min(d): one MAX reduction gives both the largest and the smallest digest.
+  uint64_t mine[5] = {failed_here, stop_here, record_errors, submitted, ~submitted};
+  uint64_t all[5] = {mine[0], mine[1], mine[2], mine[3], mine[4]};
+  if (group != MPI_COMM_NULL) MPI_Allreduce(mine, all, 5, MPI_UINT64_T, MPI_MAX, group);
+  return {all[0] != 0, all[1] != 0, all[3] != ~all[4], all[2] != 0};
 }
 
 std::string utc_now_iso8601() {

@@ -59,12 +59,13 @@ void mark_done_records(const RunConfig& cfg, uint64_t n_records, std::vector<uin
 void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, bool& failed,
                            std::vector<uint64_t>& claims);
 // Before each step the ranks of a tensor-parallel group agree (they step the engine together):
-// `failed` if any of them has failed, `stop` if any has seen a stop signal (one MPI_Allreduce; a
-// group of one, MPI_COMM_NULL: its own values).
+// `failed` if any of them has failed, `stop` if any has seen a stop signal, `diverged` if they
+// submitted different records (`submitted`: a digest of them), `record_errors` if any had a
+// record fail this iteration (one MPI_Allreduce; a group of one, MPI_COMM_NULL: its own values).
 struct GroupState {
-  bool failed = false, stop = false;
+  bool failed = false, stop = false, diverged = false, record_errors = false;
 };
-GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here);
+GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here, uint64_t submitted, bool record_errors);
 
 class JobProvenance {
  public:

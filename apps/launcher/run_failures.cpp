@@ -26,6 +26,7 @@ bool RunFailures::attempt(const char* doing, const std::function<void()>& fn) {
 }
 
 void RunFailures::fail(std::string message) {
+  if (failed_here()) return;  // the first failure is the cause
   // One line per message (HDF5's error records carry a ctime() newline): logs stay greppable.
   for (char& c : message)
     if (c == '\n') c = ' ';

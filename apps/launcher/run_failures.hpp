@@ -29,6 +29,7 @@ class RunFailures {
   // Runs `fn` unless this rank has already failed; an exception from it becomes this rank's
   // failure ("<message> (while <doing>)"). Returns false if this rank has failed (now or before).
   bool attempt(const char* doing, const std::function<void()>& fn);
+  void fail(std::string message);  // this rank fails now (a failure found without an exception)
   bool failed_here() const { return !message_.empty(); }
   bool job_failed();  // this rank or any other has published a failure (one-sided read of rank 0)
 
@@ -36,7 +37,6 @@ class RunFailures {
   std::string agree(MPI_Comm comm) const;
 
  private:
-  void fail(std::string message);
   SharedCounters& counters_;
   int counter_, rank_;
   std::string message_;

@@ -126,6 +126,16 @@ def reference(c, inp, extra=GEN):
     return ref
 
 
+def chunked_input(c, name, n):
+    """Prompts in chunks of 2 records: every claim reads the file (HDF5 caches read chunks)."""
+    path = c.path(name)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("prompts", data=[" ".join(["alpha", "beta", "gamma"][: 1 + i % 3]) * (1 + i % 5)
+                                          for i in range(n)], dtype=h5py.string_dtype("utf-8"), chunks=(2,))
+        f.create_dataset("seeds", data=np.arange(n, dtype=np.uint64) + 11, chunks=(2,))
+    return path
+
+
 def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -137,9 +147,9 @@ def case_journal_faults(c):
     ref = reference(c, inp)
     opts = gen(commit_seconds=0.02)
     for name, fault, needles in (
-            ("fsync EIO rank 1", dict(call="fsync", rank=1, errno="EIO", path=".journal/rank-1", after=2),
+            ("fsync EIO rank 1", dict(call="fsync", rank=1, errno="EIO", path=".journal/rank-1", after=0),
              [r"rank 1 of 2", r"\.journal/rank-1-\S+\.bin: journal fsync failed: Input/output error"]),
-            ("write ENOSPC rank 0", dict(call="write", rank=0, errno="ENOSPC", path=".journal/rank-0", after=3),
+            ("write ENOSPC rank 0", dict(call="write", rank=0, errno="ENOSPC", path=".journal/rank-0", after=1),
              [r"rank 0 of 2", r"\.journal/rank-0-\S+\.bin: journal write failed: No space left on device"])):
         out = c.path(f"out_{fault['call']}.h5")
         rc, so, se = faulty(c, inp, out, opts, fault, name)
@@ -219,15 +229,25 @@ def case_readonly_output(c):
 
 # ---- a foreign rank's exception: input read fails on rank 1 (ENOMEM) ---------------------------
 def case_input_read_fault(c):
-    inp = c.make_input("in.h5", 200, emb=False)
+    inp = chunked_input(c, "in.h5", 200)
     ref = reference(c, inp)
     out = c.path("out.h5")
+    what = "input read ENOMEM rank 1"
     rc, so, se = faulty(c, inp, out, GEN + ["--commit-seconds", "0.02"],
-                        dict(call="pread", rank=1, errno="ENOMEM", path="in.h5", after=12), "input read ENOMEM rank 1")
-    expect(rc, se, EXIT_RUN_FAILED, [r"rank 1 of 2", r"in\.h5: cannot read /(prompts|seeds)\[\d+:\d+\]",
-                                     r"Cannot allocate memory"], "input read ENOMEM rank 1")
+                        dict(call="pread", rank=1, errno="ENOMEM", path="in.h5", after=12), what)
+    cause = [r"in\.h5", r"/(prompts|seeds)\[\d+:\d+\]", r"Cannot allocate memory"]
+    if rc == 4:  # an input reader that turns unreadable records into failed records (status 2)
+        with h5py.File(out) as f:
+            st, err = f["results/status"][()], [e.decode() for e in f["results/error"][()]]
+        bad = [e for s_, e in zip(st, err) if s_ != 0]
+        assert bad and all(re.search(n, bad[0]) for n in cause), f"{what}: failed records do not name the cause: {bad[:2]}"
+        print(f"{what}: {len(bad)} records failed (exit 4), naming the cause")
+        if (st[st != 0] == 2).all():  # runtime failures: --resume computes them again
+            resume_matches(c, inp, out, ref, what)
+        return
+    expect(rc, se, EXIT_RUN_FAILED, [r"rank 1 of 2"] + cause, what)
     assert "\n," not in se, "messages must be one line each"
-    resume_matches(c, inp, out, ref, "input read ENOMEM rank 1")
+    resume_matches(c, inp, out, ref, what)
 
 
 # ---- one job per output -----------------------------------------------------------------------
@@ -383,7 +403,7 @@ def case_no_runnable_records(c):
 
 # ---- a tensor-parallel group: a non-leader's failure, the leader's failure, a shard as output ---
 def case_tp_group_faults(c):
-    inp = c.make_input("in.h5", 60, emb=False)
+    inp = chunked_input(c, "in.h5", 60)
     opts = gen(tp=2, threads=1, commit_seconds=0.02)
     ref = reference(c, inp, opts)
     for name, fault, needles in (
@@ -391,7 +411,7 @@ def case_tp_group_faults(c):
              dict(call="pread", rank=1, errno="EIO", path="in.h5", after=14),
              [r"rank 1 of 2", r"in\.h5: cannot read", r"Input/output error"]),
             ("tp 2: journal fsync EIO on rank 0 (the leader)",
-             dict(call="fsync", rank=0, errno="EIO", path=".journal/rank-0", after=1),
+             dict(call="fsync", rank=0, errno="EIO", path=".journal/rank-0", after=0),
              [r"rank 0 of 2", r"journal fsync failed: Input/output error"])):
         out = c.path(f"out_{fault['call']}.h5")
         rc, so, se = faulty(c, inp, out, opts, fault, name)
