@@ -18,3 +18,6 @@ sci_infer_launcher_test(test_input_datasets.py ids_carried per_record_sampling i
 sci_infer_launcher_test(test_options.py config_file bad_options failed_records_exit)
 sci_infer_launcher_test(test_job_scripts.py pbs_preempt slurm_preempt pbs_walltime gpu_binding stop_grace)
 sci_infer_launcher_test(test_resume_identity.py resume_changed_job foreign_journal resume_retries_failed verify_causes logits_tp)
+sci_infer_launcher_test(test_faults.py journal_faults snapshot_faults tmpfs_enospc readonly_output input_read_fault
+                        locked_output protected_paths failed_resume stop_latency no_runnable_records tp_group_faults
+                        corrupt_chunk)

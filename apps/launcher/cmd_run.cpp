@@ -19,9 +19,11 @@
 #include "io/hdf5_output.hpp"
 #include "io/result_journal.hpp"
 #include "job_support.hpp"
+#include "parallel/large_bcast.hpp"
 #include "parallel/shared_counters.hpp"
 #include "record_requests.hpp"
 #include "run_config.hpp"
+#include "run_failures.hpp"
 #include "watchdog.hpp"
 
 namespace sci_infer::cli {
@@ -30,8 +32,11 @@ namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
-enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kFailed = 4, kNumCounters = 5 };
+enum Counter { kNextRecord = 0, kStop = 1, kDone = 2, kTokens = 3, kFailed = 4, kRankFailed = 5, kNumCounters = 6 };
 using Clock = std::chrono::steady_clock;
+// On a stop signal the final snapshot is skipped when the last one took longer than this: the
+// whole stop must end well within PBS's default kill_delay (10 s) and Slurm's KillWait (30 s).
+constexpr double kStopSnapshotBudget = 3.0;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -73,23 +78,40 @@ struct Snapshotter {
   }
 };
 
+// Rank 0: a run that fails before its work starts removes what it created, so the next run is
+// not refused with "output exists" (a failed --resume used to leave a journal directory behind).
+struct PreworkCleanup {
+  std::string journal_dir;
+  bool remove = false;  // this run created journal_dir and no work has started
+  ~PreworkCleanup() {
+    std::error_code ec;
+    if (remove) std::filesystem::remove_all(journal_dir, ec);
+  }
+};
+
 int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm) {
   int rank = 0, n_ranks = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &n_ranks);
   const auto start = Clock::now();
   JobProvenance prov(cfg, config_text, comm);
+  const std::string journal_dir = journal_dir_for_output(cfg.output);
 
   // ---- Whole-job checks: any failure stops every rank before any work, with one message ----
   std::unique_ptr<InputFile> input;
   std::shared_ptr<const Model> model;
+  PreparedOutput output;  // rank 0: the output's lock, held until the job ends
+  PreworkCleanup cleanup{journal_dir};
   std::string err = collective_try(comm, [&] {
     model = Model::open(shard_path(cfg.engine.model, rank % std::max(1, cfg.engine.tp)));
     InputOptions io;
     io.expected_embedding_width = static_cast<uint32_t>(model->config().dim);
     io.carry = carried_dataset_names(cfg);
     input = InputFile::open(cfg.input, io);
-    if (rank == 0) prepare_output(cfg);
+    if (rank == 0) {
+      output = prepare_output(cfg);
+      cleanup.remove = !output.journal_existed;
+    }
   });
   if (!err.empty()) throw CollectiveError(err);
   const uint64_t n_records = input->size();
@@ -98,12 +120,12 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   // changed): decided by rank 0, shared with all ----
   std::vector<uint8_t> done(n_records, 0);
   err = collective_try(comm, [&] {
-    if (rank == 0) prov.describe(*model);
+    if (rank == 0) prov.describe(*model);  // reads the whole model: may fail too
     if (rank == 0 && cfg.resume) mark_done_records(cfg, prov, n_records, done);
   });
   if (!err.empty()) throw CollectiveError(err);
   prov.share_identity(comm);
-  if (n_records > 0) MPI_Bcast(done.data(), static_cast<int>(n_records), MPI_UINT8_T, 0, comm);
+  bcast_bytes(done.data(), n_records, 0, comm);  // in pieces: n_records may exceed an int count
   uint64_t already = 0;
   for (uint8_t d : done) already += d;
 
@@ -123,10 +145,14 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   Engine& engine = *engine_ptr;
   const bool leader = engine.tp_rank() == 0;  // claims, journals and reports for its group
   std::unique_ptr<JournalWriter> journal_ptr;
-  if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir_for_output(cfg.output), rank, prov.journal_identity());
-  if (rank == 0) prov.save_file_hashes();  // the journal directory exists now
+  err = collective_try(comm, [&] {  // an unwritable journal directory on one node stops all, before work
+    if (leader) journal_ptr = std::make_unique<JournalWriter>(journal_dir, rank, prov.journal_identity());
+    if (rank == 0) prov.save_file_hashes();  // the journal directory exists now
+  });
+  if (!err.empty()) throw CollectiveError(err);
   SharedCounters counters(comm, kNumCounters);
   if (rank == 0) counters.fetch_add(kDone, already);
+  cleanup.remove = false;  // from here on the journal holds this run's work
   Snapshotter snap{cfg, prov, n_records, static_cast<uint32_t>(model->config().dim), input->carried()};
   if (rank == 0) {
     const KvCacheStats kv = engine.kv_cache_stats();
@@ -145,8 +171,10 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   std::signal(SIGINT, on_stop_signal);
 
   const size_t target_in_flight = size_t(2 * std::max(1, cfg.engine.max_batch));
+  // At least one record per claim, whatever the option says: a claim of 0 would never advance.
+  const uint64_t claim_size = uint64_t(std::max(1, cfg.claim_records));
   size_t in_flight = 0;
-  bool exhausted = false, stopping = false;
+  bool exhausted = false, stopping = false, failed = false;
   auto last_commit = Clock::now();
   uint64_t my_records = 0, my_tokens = 0;
   auto finish_record = [&](RecordResult&& r) {
@@ -159,6 +187,9 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     ++my_records;
   };
 
+  // Every exception from here on goes through `failures` (run_failures.hpp): no rank leaves the
+  // loop alone, and the job ends with the first failing rank's message and kExitRunFailed.
+  RunFailures failures(counters, kRankFailed, rank);
   std::vector<uint64_t> claims;  // record ranges [begin, end) this iteration, decided by the leader
   Watchdog watchdog(cfg.collective_timeout, rank);
   while (true) {
@@ -166,63 +197,115 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     if (g_stop_signal && !stopping) counters.store_max(kStop, 1);
     claims.clear();
     if (leader) {
+      failed = failures.job_failed();
       stopping = stopping || counters.read(kStop) != 0;
       // Keep the engine fed: claim records until enough are in flight.
       size_t planned = in_flight;
-      while (!stopping && !exhausted && planned < target_in_flight) {
-        const uint64_t begin = counters.fetch_add(kNextRecord, cfg.claim_records);
+      while (!failed && !stopping && !exhausted && planned < target_in_flight) {
+        const uint64_t begin = counters.fetch_add(kNextRecord, claim_size);
         if (begin >= n_records) {
           exhausted = true;
           break;
         }
-        const uint64_t end = std::min<uint64_t>(n_records, begin + cfg.claim_records);
+        const uint64_t end = std::min<uint64_t>(n_records, begin + claim_size);
         claims.push_back(begin);
         claims.push_back(end);
         planned += end - begin;
       }
     }
-    share_group_decisions(engine.tp_comm(), stopping, exhausted, claims);  // the group acts on its leader's
-    if (stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
-    for (size_t c = 0; c < claims.size(); c += 2) {
-      for (RecordInput& in : input->read(claims[c], claims[c + 1])) {
-        if (done[in.index]) continue;
-        RecordJob job = make_record_job(in, cfg, *model);
-        if (job.runnable) {
-          engine.submit(std::move(job.request));
-          ++in_flight;
-        } else {
-          finish_record(std::move(job.failure));
+    share_group_decisions(engine.tp_comm(), stopping, exhausted, failed, claims);  // the group acts on its leader's
+    if (failed || stopping) break;  // abandon in-flight sequences: they rerun, bit for bit, on resume
+    // Every rank of a group reads its claims itself; what it submitted is summed up in a digest
+    // that the group compares before the step (a record one rank could not read, and so failed,
+    // while the others submitted it would make them step different batches).
+    uint64_t submitted = 0;
+    std::string record_error;  // this rank's first record that failed this iteration
+    failures.attempt("reading and submitting records", [&] {
+      for (size_t c = 0; c < claims.size(); c += 2) {
+        for (RecordInput& in : input->read(claims[c], claims[c + 1])) {
+          if (done[in.index]) continue;
+          RecordJob job = make_record_job(in, cfg, *model);
+          const uint64_t size = job.runnable ? 1 + job.request.tokens.size() + job.request.n_embedding_rows : 0;
+          submitted = (submitted ^ (in.index * 0x9E3779B97F4A7C15ull + size)) * 0x100000001B3ull;
+          if (job.runnable) {
+            engine.submit(std::move(job.request));
+            ++in_flight;
+          } else {
+            if (record_error.empty()) record_error = job.failure.error;
+            finish_record(std::move(job.failure));
+          }
         }
       }
+    });
+    // The group steps together: all of it or none (also catches a failure of the last step).
+    // A stop signal that arrived since the top of the loop skips the step: a step can take
+    // seconds on a big model or a busy node, and its results would be abandoned anyway.
+    if (g_stop_signal) counters.store_max(kStop, 1);
+    const GroupState group = agree_in_group(engine.tp_comm(), failures.failed_here(), g_stop_signal != 0, submitted,
+                                            !record_error.empty());
+    if (group.failed) break;
+    if (group.diverged) {  // the ranks whose records failed say why; nobody steps
+      if (!record_error.empty() || !group.record_errors)
+        failures.fail("the ranks of a tensor-parallel group read different inputs for records " +
+                      std::to_string(claims.empty() ? 0 : claims.front()) + ".." +
+                      std::to_string(claims.empty() ? 0 : claims.back()) +
+                      (record_error.empty() ? std::string() : ": on this rank: " + record_error));
+      break;
     }
-    if (engine.idle()) {
-      if (exhausted) break;
-      continue;
+    if (!engine.idle() && !group.stop) {
+      watchdog.beat("a forward step");
+      failures.attempt("running a forward step", [&] {
+        for (RecordResult& r : engine.step()) {
+          --in_flight;
+          finish_record(std::move(r));
+        }
+      });
     }
-    watchdog.beat("a forward step");
-    for (RecordResult& r : engine.step()) {
-      --in_flight;
-      finish_record(std::move(r));
-    }
+    // Commits and progress also while no record is runnable (every claimed record invalid).
     if (leader && seconds_since(last_commit) >= cfg.commit_seconds) {
-      journal_ptr->commit();
+      watchdog.beat("committing results");
+      failures.attempt("committing results to the journal", [&] { journal_ptr->commit(); });
       last_commit = Clock::now();
-      if (rank == 0) snap.maybe_write();
+      if (rank == 0) failures.attempt("writing a snapshot of the output", [&] { snap.maybe_write(); });
     }
     if (rank == 0) progress.maybe_print(counters.read(kDone), counters.read(kTokens));
+    if (engine.idle() && exhausted) break;
   }
-  if (leader) journal_ptr->commit();
-  watchdog.beat("the final barrier");
-  MPI_Barrier(comm);
+  watchdog.beat("the final commit");
+  if (leader) failures.attempt("committing the last results to the journal", [&] { journal_ptr->commit(); });
+  watchdog.beat("agreeing on the job's outcome");
+  const std::string hint = "; committed results are kept in " + journal_dir + ": fix the cause and rerun with --resume";
+  std::string failure = failures.agree(comm);  // every rank is out of the loop and committed
+  if (!failure.empty()) {
+    engine_ptr.release();  // see the end of this function
+    throw CollectiveError(failure + hint, kExitRunFailed);
+  }
   const uint64_t done_total = counters.read(kDone);
   const uint64_t tokens_total = counters.read(kTokens);
   uint64_t failed_total = counters.read(kFailed);  // this run's; rank 0 adds earlier runs' below
-  MPI_Barrier(comm);  // every rank has read the counters before rank 0 frees nothing early
+  const bool complete = done_total >= n_records;
   if (rank == 0) {
-    snap.write(true);
+    watchdog.beat("the final snapshot");
+    // A stop must fit the scheduler's grace period (docs/architecture.md): a snapshot that took
+    // longer than kStopSnapshotBudget is left to the resumed job (the journal holds everything).
+    if (stopping && snap.last_cost > kStopSnapshotBudget) {
+      std::printf("[sci-infer] stopping: final snapshot skipped (the last one took %.1f s); %s holds the results "
+                  "committed up to its last snapshot, the journal all of them\n", snap.last_cost, cfg.output.c_str());
+    } else {
+      failures.attempt("writing the final snapshot of the output", [&] {
+        snap.write(true);
+        if (complete) std::filesystem::remove_all(journal_dir);
+      });
+    }
+  }
+  watchdog.beat("agreeing on the final snapshot");
+  failure = failures.agree(comm);
+  if (!failure.empty()) {
+    engine_ptr.release();
+    throw CollectiveError(failure + hint, kExitRunFailed);
+  }
+  if (rank == 0) {
     const double wall = seconds_since(start);
-    const bool complete = done_total >= n_records;
-    if (complete) std::filesystem::remove_all(journal_dir_for_output(cfg.output));
     std::printf("[sci-infer] %s: %lu/%lu records, %lu generated tokens in %.1f s (%.2f records/s, %.1f tok/s) on %d rank(s)\n",
                 complete ? "done" : "stopped", (unsigned long)done_total, (unsigned long)n_records,
                 (unsigned long)tokens_total, wall, (done_total - already) / wall, tokens_total / wall, n_ranks);
@@ -236,6 +319,11 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
     std::fflush(stdout);
     std::fflush(stderr);
   }
+  // Everything is durable and agreed: exit now. Tearing the engine down frees its weights'
+  // shared-memory windows one collective MPI_Win_free at a time, which took 1.5-3 s on a busy
+  // node (6 ranks of the 15m model on 2 cores) - longer than the rest of a stop; the process
+  // exit reclaims the same memory at once.
+  engine_ptr.release();
   if (stopping) return kExitInterrupted;
   return failed_total > 0 ? kExitRecordsFailed : kExitOk;
 }

@@ -1,7 +1,9 @@
 #include "job_support.hpp"
 
+#include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -10,6 +12,7 @@
 
 #include "io/result_journal.hpp"
 #include "io/sha256.hpp"
+#include "output_paths.hpp"
 #include "kernels/cpu_kernel_path.hpp"
 #include "parallel/first_failure.hpp"
 #include "sci_infer/version.hpp"
@@ -17,6 +20,13 @@
 namespace sci_infer::cli {
 
 MpiSession::MpiSession() {
+  // HDF5 starts before MPI and without its exit hooks (atexit, and the MPI_COMM_SELF attribute
+  // it sets when MPI is already up, which tears the library down inside MPI_Finalize). Every
+  // file the job opens is closed by its owner; the exception is a snapshot abandoned after an
+  // I/O error (hdf5_output.cpp), which HDF5 1.10 cannot close and would crash on at teardown,
+  // turning the job's exit code 5 into a SIGSEGV. The process's exit frees what is left.
+  H5dont_atexit();
+  H5open();
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
@@ -41,7 +51,7 @@ int MpiSession::run_or_abort(const std::function<int()>& job) {
       std::fprintf(stderr, "sci-infer: error: %s\n", e.what());
       std::fflush(stderr);
     }
-    return 2;
+    return e.exit_code;
   } catch (const std::exception& e) {
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -49,8 +59,9 @@ int MpiSession::run_or_abort(const std::function<int()>& job) {
     std::fprintf(stderr, "sci-infer: error%s: %s\n", size > 1 ? (" (rank " + std::to_string(rank) + ")").c_str() : "",
                  e.what());
     std::fflush(stderr);
-    if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
-    return 1;
+    std::fflush(stdout);
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, kExitInternal);
+    return kExitInternal;
   }
 }
 
@@ -61,23 +72,45 @@ std::string collective_try(MPI_Comm comm, const std::function<void()>& fn) {
   } catch (const std::exception& e) {
     msg = *e.what() ? e.what() : "unknown error";
   }
+  for (char& c : msg)  // one line per message (HDF5's error records carry a ctime() newline)
+    if (c == '\n') c = ' ';
   const RankFailure failure = first_failure(comm, msg.empty() ? 0 : 1, msg);
   return failure.code == 0 ? "" : failure.message;
 }
 
-void prepare_output(const RunConfig& cfg) {
+PreparedOutput prepare_output(const RunConfig& cfg) {
   namespace fs = std::filesystem;
   const std::string journal = journal_dir_for_output(cfg.output);
-  const bool exists = fs::exists(cfg.output) || fs::exists(journal);
+  const fs::path parent = fs::path(cfg.output).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent))
+    throw Error(cfg.output + ": directory " + parent.string() + " does not exist");
+  PreparedOutput prepared;
+  // First the lock: nothing is looked at or removed while another job may own the output. Its
+  // creation is also the probe that the output directory is writable (a read-only file system
+  // is refused here, before any work, not by the first snapshot).
+  prepared.lock = OutputLock(cfg.output);
+
+  std::vector<ProtectedFile> protect{{"input", cfg.input}};
+  const int tp = std::max(1, cfg.engine.tp);
+  for (int r = 0; r < tp; ++r)
+    protect.push_back({tp > 1 ? "model shard " + std::to_string(r) : "model", shard_path(cfg.engine.model, r)});
+  check_output_path(cfg.output, journal, protect);
+
+  const bool output_exists = fs::exists(cfg.output);
+  const bool exists = output_exists || fs::exists(journal);
   if (exists && !cfg.resume && !cfg.overwrite)
     throw Error(cfg.output + ": output exists; pass --resume to continue that job or --overwrite to replace it");
+  if (output_exists && !is_sci_infer_output(cfg.output))
+    throw Error(cfg.output + ": exists but is not an output of sci-infer (no HDF5 file with sci_infer attributes); " +
+                (cfg.resume ? "--resume" : "--overwrite") + " only works on a previous output: remove it yourself " +
+                "or choose another path");
   if (cfg.overwrite && !cfg.resume) {
     fs::remove(cfg.output);
     fs::remove_all(journal);
   }
   remove_stale_snapshot_temps(cfg.output);
-  const fs::path parent = fs::path(cfg.output).parent_path();
-  if (!parent.empty() && !fs::exists(parent)) throw Error(cfg.output + ": directory " + parent.string() + " does not exist");
+  prepared.journal_existed = fs::exists(journal);
+  return prepared;
 }
 
 namespace {
@@ -172,14 +205,24 @@ void mark_done_records(const RunConfig& cfg, const JobProvenance& prov, uint64_t
   }
 }
 
-void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, std::vector<uint64_t>& claims) {
+void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, bool& failed,
+                           std::vector<uint64_t>& claims) {
   if (group == MPI_COMM_NULL) return;
-  uint64_t head[3] = {stopping, exhausted, claims.size()};
-  MPI_Bcast(head, 3, MPI_UINT64_T, 0, group);
+  uint64_t head[4] = {stopping, exhausted, failed, claims.size()};
+  MPI_Bcast(head, 4, MPI_UINT64_T, 0, group);
   stopping = head[0] != 0;
   exhausted = head[1] != 0;
-  claims.resize(head[2]);
+  failed = head[2] != 0;
+  claims.resize(head[3]);
   if (!claims.empty()) MPI_Bcast(claims.data(), static_cast<int>(claims.size()), MPI_UINT64_T, 0, group);
+}
+
+GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here, uint64_t submitted, bool record_errors) {
+  // max(~d) = ~min(d): one MAX reduction gives both the largest and the smallest digest.
+  uint64_t mine[5] = {failed_here, stop_here, record_errors, submitted, ~submitted};
+  uint64_t all[5] = {mine[0], mine[1], mine[2], mine[3], mine[4]};
+  if (group != MPI_COMM_NULL) MPI_Allreduce(mine, all, 5, MPI_UINT64_T, MPI_MAX, group);
+  return {all[0] != 0, all[1] != 0, all[3] != ~all[4], all[2] != 0};
 }
 
 std::string utc_now_iso8601() {

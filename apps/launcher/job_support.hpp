@@ -11,6 +11,7 @@
 
 #include "exit_codes.hpp"
 #include "io/hdf5_output.hpp"
+#include "output_lock.hpp"
 #include "io/sha256.hpp"
 #include "job_identity.hpp"
 #include "parallel/node_threads.hpp"
@@ -19,18 +20,21 @@
 
 namespace sci_infer::cli {
 
-// An error every rank agreed on (collective_try): the job ends cleanly on all ranks, rank 0
-// reports it, nothing is aborted (MPI_Abort can lose output still in flight to mpiexec).
+// An error every rank agreed on (collective_try, RunFailures::agree): the job ends cleanly on all
+// ranks with `exit_code`, rank 0 reports it, nothing is aborted (MPI_Abort can lose output still
+// in flight to mpiexec). kExitRefused before work, kExitRunFailed for a failure part-way.
 struct CollectiveError : Error {
-  using Error::Error;
+  explicit CollectiveError(const std::string& message, int code = kExitRefused) : Error(message), exit_code(code) {}
+  int exit_code;
 };
 
 class MpiSession {
  public:
   MpiSession();
   ~MpiSession();
-  // Runs the job. A CollectiveError is printed once, by rank 0, and every rank returns 2. Any
-  // other exception is printed by its rank and aborts the whole job promptly (MPI_Abort)
+  // Runs the job. A CollectiveError is printed once, by rank 0, and every rank returns its
+  // exit_code. Any other exception (a bug: everything the job can meet is agreed on) is printed
+  // and flushed by its rank, which then aborts the whole job (MPI_Abort, the last resort)
   // instead of leaving the other ranks waiting in a collective.
   int run_or_abort(const std::function<int()>& job);
 };
@@ -39,8 +43,15 @@ class MpiSession {
 // first failing rank's message (the same string on every rank).
 std::string collective_try(MPI_Comm comm, const std::function<void()>& fn);
 
-// Refuses to clobber an existing output unless --overwrite or --resume.
-void prepare_output(const RunConfig& cfg);
+// Rank 0, before any work: locks the output for this job (OutputLock), checks its path
+// (output_paths.hpp: never the input, the model, a shard or a non-regular file), refuses an
+// existing output unless --resume or --overwrite, and lets --overwrite replace only a previous
+// sci-infer output. Throws Error (the caller agrees on it: exit 2) before removing anything.
+struct PreparedOutput {
+  OutputLock lock;              // held for the job's life
+  bool journal_existed = false; // the journal directory was there before this run
+};
+PreparedOutput prepare_output(const RunConfig& cfg);
 class JobProvenance;
 // --resume, rank 0: refuses (Error naming every part that changed) an existing output or a
 // journal file whose recorded job identity differs from this job's, before anything is
@@ -52,7 +63,17 @@ void mark_done_records(const RunConfig& cfg, const JobProvenance& prov, uint64_t
 // The ranks of one tensor-parallel group act as one: its leader (group rank 0) decides each
 // iteration whether to stop and which records to claim, and broadcasts that over `group` (the
 // engine's tensor-parallel communicator; MPI_COMM_NULL for a group of one: nothing to share).
-void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, std::vector<uint64_t>& claims);
+// `failed`: the job has failed (the leader saw it), every rank of the group leaves the loop.
+void share_group_decisions(MPI_Comm group, bool& stopping, bool& exhausted, bool& failed,
+                           std::vector<uint64_t>& claims);
+// Before each step the ranks of a tensor-parallel group agree (they step the engine together):
+// `failed` if any of them has failed, `stop` if any has seen a stop signal, `diverged` if they
+// submitted different records (`submitted`: a digest of them), `record_errors` if any had a
+// record fail this iteration (one MPI_Allreduce; a group of one, MPI_COMM_NULL: its own values).
+struct GroupState {
+  bool failed = false, stop = false, diverged = false, record_errors = false;
+};
+GroupState agree_in_group(MPI_Comm group, bool failed_here, bool stop_here, uint64_t submitted, bool record_errors);
 
 // What an output records about its job (docs/hdf5-schema.md, root attributes): the job
 // identity and its parts, the files' hashes and absolute paths, the build and the run.

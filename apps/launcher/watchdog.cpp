@@ -42,8 +42,8 @@ void Watchdog::watch() {
     if (idle > timeout_s_) {
       std::fprintf(stderr,
                    "sci-infer: rank %d: no progress for %.0f s while in '%s' (--collective-timeout %.0f): another rank "
-                   "of the job has died or hangs; ending this rank (exit %d). Committed results are kept: rerun with "
-                   "--resume.\n",
+                   "of the job has died or hangs (a rank that failed has printed its own message above); ending "
+                   "this rank (exit %d). Committed results are kept: rerun with --resume.\n",
                    rank_, idle, phase_.load(), timeout_s_, kExitHung);
       std::fflush(stderr);
       std::fflush(stdout);

@@ -1,6 +1,7 @@
 #include "io/hdf5_output.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,8 +121,10 @@ class SnapshotWriter {
   void write_attributes(const StringAttrs& s, const IntAttrs& i);
   void write_slab(const Slab& slab);
   void close();
+  void abandon() noexcept;
 
  private:
+  void create_contents();
   Id create(const char* name, hid_t file_type, uint32_t width, bool shuffle);
   void write(const Id& ds, const char* name, hid_t mem_type, uint64_t begin, uint64_t count,
              uint32_t width, const void* buf);
@@ -199,6 +202,15 @@ SnapshotWriter::SnapshotWriter(const std::string& file_path, const std::string& 
   Id fapl = h5::posix_fapl();
   file_ = h5::file_id(H5Fcreate(file_path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
                       where_ + ": cannot create " + file_path);
+  try {
+    create_contents();
+  } catch (...) {
+    abandon();
+    throw;
+  }
+}
+
+void SnapshotWriter::create_contents() {
   Id gcpl = untimed_plist(H5P_GROUP_CREATE);
   group_ = h5::group_id(H5Gcreate2(file_.get(), kGroup, H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
                         where_ + ": cannot create group /results");
@@ -298,6 +310,9 @@ void SnapshotWriter::write_slab(const Slab& slab) {
 }
 
 void SnapshotWriter::close() {
+  // Everything is flushed while the file is still open (a failure here can still be abandoned
+  // cleanly, see abandon()); H5Fclose then has nothing left to write.
+  h5::check_status(H5Fflush(file_.get(), H5F_SCOPE_LOCAL), where_ + ": cannot finish writing the snapshot");
   tokens_.reset(), text_.reset(), logprobs_.reset(), finish_.reset();
   status_.reset(), error_.reset(), embeddings_.reset();
   carried_.clear();
@@ -305,6 +320,33 @@ void SnapshotWriter::close() {
   group_.reset();
   // H5Fclose flushes everything: its failure (disk full) must not go unnoticed.
   h5::check_status(file_.close(), where_ + ": cannot finish writing the snapshot");
+}
+
+// A snapshot that failed part-way (disk full, an I/O error) must not take the process down with
+// it: HDF5 1.10 cannot close a file whose flush failed; closing it anyway leaves a dangling file
+// id that crashes the library's shutdown (SIGSEGV in MPI_Finalize instead of the job's exit
+// code; see HDFGroup/hdf5#2291). So the file's descriptor is pointed at an anonymous in-memory
+// file (whatever HDF5 still writes goes there, and the disk space of the removed temporary is
+// freed at once), its datasets are closed, and the file itself is left open.
+void SnapshotWriter::abandon() noexcept {
+  if (!file_) return;
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file_.get(), H5P_DEFAULT, &handle) >= 0 && handle) {
+    const int fd = *static_cast<int*>(handle);
+    const int mem = ::memfd_create("sci_infer-abandoned-snapshot", MFD_CLOEXEC);
+    if (mem >= 0) {
+      ::dup2(mem, fd);
+      ::close(mem);
+    }
+  }
+  tokens_.reset(), text_.reset(), logprobs_.reset(), finish_.reset();
+  status_.reset(), error_.reset(), embeddings_.reset(), group_.reset();
+  // Not closed: after a failed metadata flush HDF5 1.10 can no longer close the file (its
+  // cache is left mid-flush) and a failed close frees it while its id lives on. The extra
+  // reference keeps it, harmlessly, in memory until the process ends; the launcher does not let
+  // HDF5 tear itself down at exit (MpiSession), which would trip over it.
+  H5Iinc_ref(file_.get());
+  file_.reset();
 }
 
 Slab gather_slab(uint64_t begin, uint64_t count, const ResultLookup& lookup) {
@@ -348,12 +390,17 @@ void write_output_snapshot(const std::string& path, uint64_t n_records, const Ou
   TempFile tmp(path + ".tmp-" + std::to_string(::getpid()));
   {
     SnapshotWriter w(tmp.path(), path, n_records, layout);
-    w.write_attributes(string_attrs, int_attrs);
-    for (uint64_t begin = 0; begin < n_records; begin += layout.chunk_records) {
-      const uint64_t count = std::min<uint64_t>(layout.chunk_records, n_records - begin);
-      w.write_slab(gather_slab(begin, count, results));
+    try {
+      w.write_attributes(string_attrs, int_attrs);
+      for (uint64_t begin = 0; begin < n_records; begin += layout.chunk_records) {
+        const uint64_t count = std::min<uint64_t>(layout.chunk_records, n_records - begin);
+        w.write_slab(gather_slab(begin, count, results));
+      }
+      w.close();
+    } catch (...) {
+      w.abandon();
+      throw;
     }
-    w.close();
   }
   // Data first, then the name: after a crash, `path` is the old file or the complete new one.
   fsync_path(tmp.path(), false);

@@ -2,17 +2,33 @@
 // broadcasts of the failing rank's code and message when something did.
 #include "parallel/first_failure.hpp"
 
+#include <chrono>
 #include <climits>
+#include <thread>
 
 namespace sci_infer {
 
-RankFailure first_failure(MPI_Comm comm, int code, const std::string& message) {
+void wait_yielding_cpu(MPI_Request& request) {
+  int done = 0;
+  for (int spin = 0; !done; ++spin) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (!done && spin >= 100) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+RankFailure first_failure(MPI_Comm comm, int code, const std::string& message, bool yield_cpu) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   const int mine = code != 0 ? rank : INT_MAX;
   int first = INT_MAX;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (yield_cpu) {
+    MPI_Request request;
+    MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm, &request);
+    wait_yielding_cpu(request);
+  } else {
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  }
   RankFailure f;
   if (first == INT_MAX) return f;
 

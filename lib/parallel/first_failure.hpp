@@ -16,6 +16,14 @@ struct RankFailure {
 };
 
 // Collective over `comm` (an intracommunicator). `code` is 0 on success, non-zero on failure.
-RankFailure first_failure(MPI_Comm comm, int code, const std::string& message);
+// `yield_cpu`: wait for the slowest rank with MPI_Test and short sleeps instead of MPI's busy
+// polling, so that ranks that are done do not steal the cores of those still finishing (a
+// loaded or oversubscribed node; the launcher's final agreements, where ranks arrive seconds
+// apart).
+RankFailure first_failure(MPI_Comm comm, int code, const std::string& message, bool yield_cpu = false);
+
+// Completes `request` like MPI_Wait, sleeping ~1 ms between MPI_Test calls once a short spin
+// has not finished it.
+void wait_yielding_cpu(MPI_Request& request);
 
 }  // namespace sci_infer
