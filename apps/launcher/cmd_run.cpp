@@ -104,6 +104,7 @@ int run_job(const RunConfig& cfg, const std::string& config_text, MPI_Comm comm)
   PreworkCleanup cleanup{journal_dir};
   std::string err = collective_try(comm, [&] {
     model = Model::open(shard_path(cfg.engine.model, rank % std::max(1, cfg.engine.tp)));
+    check_stop_tokens(cfg, model->config());
     InputOptions io;
     io.expected_embedding_width = static_cast<uint32_t>(model->config().dim);
     io.carry = carried_dataset_names(cfg);

@@ -91,4 +91,11 @@ std::vector<std::string> carried_dataset_names(const RunConfig& cfg) {
   return names;
 }
 
+void check_stop_tokens(const RunConfig& cfg, const ModelConfig& model) {
+  for (int32_t t : parse_token_list(cfg.stop_tokens))
+    if (t < 0 || t >= model.n_vocab)
+      throw Error("--stop-tokens: token " + std::to_string(t) + " is outside the vocabulary [0, " +
+                  std::to_string(model.n_vocab) + ") of " + cfg.engine.model);
+}
+
 }  // namespace sci_infer::cli

@@ -17,6 +17,10 @@ struct RecordJob {
 
 RecordJob make_record_job(const RecordInput& in, const RunConfig& cfg, const Model& model);
 
+// Refuses (sci_infer::Error, before any work) a --stop-tokens id outside the model's vocabulary:
+// it is a whole-job option, so every record would carry the same mistake.
+void check_stop_tokens(const RunConfig& cfg, const ModelConfig& model);
+
 // The dataset names of --carry ("doc_id,label" -> {"doc_id", "label"}), for InputOptions::carry.
 std::vector<std::string> carried_dataset_names(const RunConfig& cfg);
 

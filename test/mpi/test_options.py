@@ -97,6 +97,7 @@ BAD_OPTIONS = [  # (arguments, what stderr must name)
     (["--temperature", "-1"], "--temperature"), (["--temperature", "nan"], "--temperature"),
     (["--top-p", "2"], "--top-p"), (["--top-p", "0"], "--top-p"), (["--top-k", "-3"], "--top-k"),
     (["--max-new-tokens", "-1"], "--max-new-tokens"), (["--stop-tokens", "99999,abc"], "--stop-tokens"),
+    (["--stop-tokens", "5,99999"], "outside the vocabulary"),
     (["--claim-records", "0"], "--claim-records"), (["--commit-seconds", "0"], "--commit-seconds"),
     (["--commit-seconds", "inf"], "--commit-seconds"), (["--progress-seconds", "0"], "--progress-seconds"),
     (["--collective-timeout", "-1"], "--collective-timeout"), (["--collective-timeout", "nan"], "--collective-timeout"),
