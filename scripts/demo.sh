@@ -28,5 +28,8 @@ with h5py.File(sys.argv[1], "r") as i, h5py.File(sys.argv[2], "r") as o:
     print("\nThree of the generated texts (prompt + continuation):")
     for r in (0, 1, 4):
         p, t = prompts[r].decode(), texts[r].decode()
-        print(textwrap.fill(f"[{r}] {p}{t}", width=100, subsequent_indent="    "))
+        # /results/text drops the leading space of the first generated word (SentencePiece decoding
+        # of a sequence start); the openings end on whole words, so put it back before a letter.
+        sep = " " if t[:1].isalnum() else ""
+        print(textwrap.fill(f"[{r}] {p}{sep}{t}", width=100, subsequent_indent="    "))
 EOF

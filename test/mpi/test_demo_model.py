@@ -9,8 +9,8 @@ KJV Bible): things a random-weight model cannot show.
                    with their words shuffled (numpy's shuffle, an independent corruption).
   perplexity       held-out perplexity of F32 / F16 / Q8_0 within stated bounds of each other, and the
                    F32 one equal to the float64 numpy reference (reference_llama.py) on a few verses.
-  reproducible     generate (sampled) and score outputs identical for mpiexec -n 1 --max-batch 1 and
-                   -n 2 --max-batch 5; `verify` re-runs records bit for bit.
+  reproducible     generate (sampled) and score outputs identical for mpiexec -n 1 --max-batch 1
+                   --threads 2 and -n 2 --max-batch 5 --threads 1; `verify` re-runs records bit for bit.
   dictionary_words sampled text with the demo's settings is mostly words of /usr/share/dict/words.
 """
 import json
@@ -71,9 +71,11 @@ def model_file(c, dtype):
     return p
 
 
-def run(c, model, inp, out, n=1, *extra):
+def run(c, model, inp, out, n=1, *extra, threads=1):
+    # One thread per rank by default: on a shared 2-core machine spinning threads only slow a
+    # model this small down (results do not depend on the thread count; case_reproducible checks).
     return sh([c.mpiexec, "-n", n, c.bin, "run", "-m", model, "-i", inp, "-o", out, "--overwrite",
-               "--progress-seconds", "60", *extra])
+               "--progress-seconds", "60", "--threads", threads, *extra])
 
 
 def score_losses(c, model, prompts, tag):
@@ -179,7 +181,7 @@ def case_greedy_llamacpp(c):
         ours = sci_greedy(c, m, prompts, dt)
         gj = c.path(f"llamacpp_{dt}.json")
         p = subprocess.run(["node", os.path.join(ROOT, "test", "peer", "llamacpp_greedy.mjs"), "--model", m,
-                            "--prompts", pj, "--out", gj, "--n", "64", "--kv-type", "f32"],
+                            "--prompts", pj, "--out", gj, "--n", "64", "--kv-type", "f32", "--threads", "1"],
                            env=dict(os.environ, NLC=nlc), capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, f"llama.cpp greedy failed: {p.stderr[-2000:]}"
         with open(gj) as f:
@@ -211,15 +213,15 @@ def case_reproducible(c):
     prompts = openings()
     inp = write_prompts(c.path("repro.h5"), prompts * 2, seeds=np.arange(2 * len(prompts), dtype=np.uint64) + 5)
     outs = []
-    for n, mb in ((1, 1), (2, 5)):
+    for n, mb, th in ((1, 1, 2), (2, 5, 1)):
         o = c.path(f"repro_n{n}_b{mb}.h5")
-        run(c, MODEL_F16, inp, o, n, "--task", "generate", *DEMO_SAMPLING, "--max-batch", mb, "--seed", 9)
+        run(c, MODEL_F16, inp, o, n, "--task", "generate", *DEMO_SAMPLING, "--max-batch", mb, "--seed", 9, threads=th)
         outs.append(o)
-    assert_same_results(outs[0], outs[1], "generate -n 1 --max-batch 1 vs -n 2 --max-batch 5")
+    assert_same_results(outs[0], outs[1], "generate -n 1 --max-batch 1 --threads 2 vs -n 2 --max-batch 5 --threads 1")
     # Different seeds per record must give different texts (the comparison above is not vacuous).
     texts = results(outs[0], ["text"])["text"]
     assert len({bytes(t) if not isinstance(t, (str, bytes)) else t for t in map(lambda x: x.item(), texts)}) > 1
-    sh([c.bin, "verify", outs[1], "--sample", "4"])
+    sh([c.bin, "verify", outs[1], "--sample", "4", "--threads", "1"])
     sinp = write_prompts(c.path("repro_score.h5"), heldout(24))
     so = []
     for n, mb in ((1, 1), (2, 7)):
