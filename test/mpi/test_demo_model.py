@@ -211,7 +211,7 @@ def case_greedy_llamacpp(c):
 
 def case_reproducible(c):
     prompts = openings()
-    inp = write_prompts(c.path("repro.h5"), prompts * 2, seeds=np.arange(2 * len(prompts), dtype=np.uint64) + 5)
+    inp = write_prompts(c.path("repro.h5"), prompts, seeds=np.arange(len(prompts), dtype=np.uint64) + 5)
     outs = []
     for n, mb, th in ((1, 1, 2), (2, 5, 1)):
         o = c.path(f"repro_n{n}_b{mb}.h5")

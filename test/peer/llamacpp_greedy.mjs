@@ -1,5 +1,6 @@
 // Greedy generation by llama.cpp (through node-llama-cpp): for each prompt text, llama.cpp's own
-// tokenization (BOS + text, as sci-infer does) and the next N argmax tokens, end-of-text ignored.
+// tokenization (BOS + text, as sci-infer does) and the next N argmax tokens, end-of-text ignored
+// (yielded, and generation continues from it).
 //   NLC=/tmp/peer/npm/node_modules/node-llama-cpp node llamacpp_greedy.mjs --model M.gguf \
 //       --prompts prompts.json --out greedy.json [--n 64] [--kv-type f32|f16] [--threads 2]
 // prompts.json: a JSON list of strings. Writes a JSON list of {prompt_tokens: [...], tokens: [...]}.
@@ -32,9 +33,17 @@ for (const text of prompts) {
   const seq = ctx.getSequence();
   const promptTokens = [model.tokens.bos, ...model.tokenize(text)];
   const out = [];
-  for await (const t of seq.evaluate(promptTokens, { temperature: 0 })) {
-    out.push(t);
-    if (out.length >= n) break;
+  // End-of-text is yielded and generation goes on from it, as `sci-infer run --ignore-eos` does;
+  // should the evaluator still stop, generation resumes by feeding the last token back.
+  let input = promptTokens;
+  while (out.length < n) {
+    const before = out.length;
+    for await (const t of seq.evaluate(input, { temperature: 0, yieldEogToken: true })) {
+      out.push(t);
+      if (out.length >= n) break;
+    }
+    if (out.length === before) break;   // nothing more comes: the length check reports it
+    input = [out[out.length - 1]];
   }
   results.push({ prompt_tokens: promptTokens, tokens: out });
   await ctx.dispose();
