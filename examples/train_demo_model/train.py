@@ -37,7 +37,9 @@ HELD_OUT_EVERY = 100       # verse i is held out when i % 100 == 0 (never traine
 
 def load_verses():
     """Every verse of the KJV as one line of plain text (the `bible` program prints
-    '  N text' per verse and 'Book C' headers, which are dropped)."""
+    '  N text' per verse and 'Book C' headers, which are dropped; except that a numbered book's
+    header, '1 Samuel 3', passes for verse 1 'Samuel 3': 229 such lines. The recorded model was
+    trained with them; keep this as it is to reproduce it, see README.md)."""
     out = subprocess.run(["bible", "-l0", "gen1:1-rev22:21"], capture_output=True, text=True, check=True).stdout
     verses = []
     for line in out.splitlines():
