@@ -9,8 +9,9 @@ KJV Bible): things a random-weight model cannot show.
                    with their words shuffled (numpy's shuffle, an independent corruption).
   perplexity       held-out perplexity of F32 / F16 / Q8_0 within stated bounds of each other, and the
                    F32 one equal to the float64 numpy reference (reference_llama.py) on a few verses.
-  reproducible     generate (sampled) and score outputs identical for mpiexec -n 1 --max-batch 1
-                   --threads 2 and -n 2 --max-batch 5 --threads 1; `verify` re-runs records bit for bit.
+  reproducible     generate (sampled) outputs identical for mpiexec -n 1 --max-batch 1 --threads 1,
+                   -n 2 --max-batch 5 and -n 1 --max-batch 16 --threads 2; score the same for -n 1
+                   --max-batch 1 and -n 2 --max-batch 7; `verify` re-runs records bit for bit.
   dictionary_words sampled text with the demo's settings is mostly words of /usr/share/dict/words.
 """
 import json
@@ -116,6 +117,8 @@ def case_score_shuffled(c):
 
 
 def case_perplexity(c):
+    size = os.path.getsize(MODEL_F16)
+    assert size < 10 * 2**20, f"{MODEL_F16}: {size} bytes, the bundled model must stay under 10 MiB"
     prompts = heldout()
     ppl = {}
     for dt in ("f32", "f16", "q8_0"):
@@ -213,11 +216,14 @@ def case_reproducible(c):
     prompts = openings()
     inp = write_prompts(c.path("repro.h5"), prompts, seeds=np.arange(len(prompts), dtype=np.uint64) + 5)
     outs = []
-    for n, mb, th in ((1, 1, 2), (2, 5, 1)):
-        o = c.path(f"repro_n{n}_b{mb}.h5")
+    # (ranks, --max-batch, --threads); one thread for one-at-a-time decoding: two threads spin on a busy machine.
+    configs = ((1, 1, 1), (2, 5, 1), (1, 16, 2))
+    for n, mb, th in configs:
+        o = c.path(f"repro_n{n}_b{mb}_t{th}.h5")
         run(c, MODEL_F16, inp, o, n, "--task", "generate", *DEMO_SAMPLING, "--max-batch", mb, "--seed", 9, threads=th)
         outs.append(o)
-    assert_same_results(outs[0], outs[1], "generate -n 1 --max-batch 1 --threads 2 vs -n 2 --max-batch 5 --threads 1")
+    for cfg, o in zip(configs[1:], outs[1:]):
+        assert_same_results(outs[0], o, "generate -n 1 --max-batch 1 --threads 1 vs -n %d --max-batch %d --threads %d" % cfg)
     # Different seeds per record must give different texts (the comparison above is not vacuous).
     texts = results(outs[0], ["text"])["text"]
     assert len({bytes(t) if not isinstance(t, (str, bytes)) else t for t in map(lambda x: x.item(), texts)}) > 1
