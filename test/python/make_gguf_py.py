@@ -104,6 +104,68 @@ def write_gguf(path, kvs, tensors):
             f.write(b)
 
 
+def llama_kvs(c, name, toks, scores, ttypes, bos=1, eos=2, unk=0, add_bos=True):
+    """The metadata llama.cpp needs for arch `llama` with a SentencePiece ("llama") vocabulary.
+    c: dict with dim, n_layers, n_head, n_head_kv, ffn, ctx, rope_base, eps (as SMALL)."""
+    return [
+        ("general.architecture", 8, "llama"),
+        ("general.name", 8, name),
+        ("general.alignment", 4, ALIGN),
+        ("llama.context_length", 4, c["ctx"]),
+        ("llama.embedding_length", 4, c["dim"]),
+        ("llama.block_count", 4, c["n_layers"]),
+        ("llama.feed_forward_length", 4, c["ffn"]),
+        ("llama.attention.head_count", 4, c["n_head"]),
+        ("llama.attention.head_count_kv", 4, c["n_head_kv"]),
+        ("llama.rope.dimension_count", 4, c["dim"] // c["n_head"]),
+        ("llama.rope.freq_base", 6, c["rope_base"]),
+        ("llama.attention.layer_norm_rms_epsilon", 6, c["eps"]),
+        ("llama.vocab_size", 4, len(toks)),
+        ("tokenizer.ggml.model", 8, "llama"),
+        ("tokenizer.ggml.tokens", 9, (8, list(toks))),
+        ("tokenizer.ggml.scores", 9, (6, [float(x) for x in scores])),
+        ("tokenizer.ggml.token_type", 9, (5, [int(x) for x in ttypes])),
+        ("tokenizer.ggml.bos_token_id", 4, bos),
+        ("tokenizer.ggml.eos_token_id", 4, eos),
+        ("tokenizer.ggml.unknown_token_id", 4, unk),
+        ("tokenizer.ggml.add_bos_token", 7, add_bos),
+    ]
+
+
+def encode_tensors(weights, ttype, type_of=None):
+    """{name: numpy (out, in) array} -> (GGUF tensor list, {name: float64 values as stored}).
+    1-D tensors (norms) stay F32, as in llama.cpp's files."""
+    tensors, stored = [], {}
+    for name, w in weights.items():
+        tt = 0 if w.ndim == 1 else ttype
+        if type_of and w.ndim == 2:
+            tt = type_of(name, tt)
+        data, back = encode(w, tt)
+        tensors.append((name, tuple(reversed(w.shape)), tt, data))
+        stored[name] = back
+    return tensors, stored
+
+
+def convert(src, dst, dtype, name=None):
+    """Re-write GGUF `src` with its 2-D weights as `dtype` (f32/f16/bf16/q8_0), metadata kept.
+    From an F16 file this is what llama-quantize does: decode, then encode each row again."""
+    g = gguf_min.GGUFFile(src)
+    kvs = []
+    for k, v in g.metadata.items():
+        t = g.metadata_types[k]
+        if k == "general.name" and name:
+            v = name
+        if t == 9:
+            etype = {str: 8, float: 6, bool: 7, int: 5}[type(v[0])] if v else 8
+            if k == "tokenizer.ggml.token_type":
+                etype = 5
+            v = (etype, v)
+        kvs.append((k, t, v))
+    weights = {n: g.array(n) for n in g.tensors}
+    tensors, _ = encode_tensors(weights, DTYPES[dtype])
+    write_gguf(dst, kvs, tensors)
+
+
 def make_model(path, dtype="f32", seed=1, untied=False, cfg=SMALL, type_of=None):
     """Write a random llama GGUF. Returns (metadata, {name: float64 values as stored},
     {name: float64 values before encoding}). type_of(name, default) may override a 2-D tensor's
@@ -121,28 +183,7 @@ def make_model(path, dtype="f32", seed=1, untied=False, cfg=SMALL, type_of=None)
     ttypes = [2, 3, 3] + [6] * 256 + [1] * (V - 259)
     scores = [0.0] * 259 + [-float(i) for i in range(V - 259)]
 
-    kvs = [
-        ("general.architecture", 8, "llama"),
-        ("general.name", 8, f"pyrand-{dtype}"),
-        ("general.alignment", 4, ALIGN),
-        ("llama.context_length", 4, c["ctx"]),
-        ("llama.embedding_length", 4, c["dim"]),
-        ("llama.block_count", 4, c["n_layers"]),
-        ("llama.feed_forward_length", 4, c["ffn"]),
-        ("llama.attention.head_count", 4, c["n_head"]),
-        ("llama.attention.head_count_kv", 4, c["n_head_kv"]),
-        ("llama.rope.dimension_count", 4, hd),
-        ("llama.rope.freq_base", 6, c["rope_base"]),
-        ("llama.attention.layer_norm_rms_epsilon", 6, c["eps"]),
-        ("llama.vocab_size", 4, V),
-        ("tokenizer.ggml.model", 8, "llama"),
-        ("tokenizer.ggml.tokens", 9, (8, toks)),
-        ("tokenizer.ggml.scores", 9, (6, scores)),
-        ("tokenizer.ggml.token_type", 9, (5, ttypes)),
-        ("tokenizer.ggml.bos_token_id", 4, 1),
-        ("tokenizer.ggml.eos_token_id", 4, 2),
-        ("tokenizer.ggml.unknown_token_id", 4, 0),
-        ("tokenizer.ggml.add_bos_token", 7, True),
+    kvs = llama_kvs(c, f"pyrand-{dtype}", toks, scores, ttypes) + [
         # Exercise the remaining scalar types for the reader self-test; llama.cpp ignores them.
         ("test.u8", 0, 200), ("test.i8", 1, -5), ("test.u16", 2, 60000), ("test.i16", 3, -30000),
         ("test.i32", 5, -7), ("test.u64", 10, 2**40 + 3), ("test.i64", 11, -(2**40)),
@@ -171,14 +212,7 @@ def make_model(path, dtype="f32", seed=1, untied=False, cfg=SMALL, type_of=None)
     if untied:
         weights["output.weight"] = rand((V, c["dim"]), 0.5)
 
-    tensors, stored = [], {}
-    for name, w in weights.items():
-        tt = 0 if w.ndim == 1 else ttype           # norms stay F32, as in llama.cpp's files
-        if type_of and w.ndim == 2:
-            tt = type_of(name, tt)
-        data, back = encode(w, tt)
-        tensors.append((name, tuple(reversed(w.shape)), tt, data))
-        stored[name] = back
+    tensors, stored = encode_tensors(weights, ttype, type_of)
     write_gguf(path, kvs, tensors)
     md = {k: (v[1] if t == 9 else v) for k, t, v in kvs}
     return md, stored, weights
