@@ -14,6 +14,8 @@ if ! bash scripts/peer_setup.sh; then
 fi
 rc=0
 # The second configuration first, so that the main suite's summary closes the output.
+SECOND_CONFIG_SKIP_FILE=$(mktemp)
+export SECOND_CONFIG_SKIP_FILE
 bash scripts/test_second_config.sh || rc=$?
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 900 -j2 "$@" || rc=1
@@ -23,4 +25,6 @@ if [ -f "$log" ] && grep -q "^SKIPPED: " "$log"; then
   echo "[test] skipped tests and why:"
   awk '/^[0-9]+\/[0-9]+ Testing: /{t=$3} /^SKIPPED: /{print "  " t ": " $0}' "$log"
 fi
+if [ -s "$SECOND_CONFIG_SKIP_FILE" ]; then cat "$SECOND_CONFIG_SKIP_FILE"; fi
+rm -f "$SECOND_CONFIG_SKIP_FILE"
 exit $rc
