@@ -21,6 +21,7 @@
 #include "engine/forward_pass.hpp"
 #include "engine/kv_cache.hpp"
 #include "engine/model_weights.hpp"
+#include "io/non_finite.hpp"
 #include "model/shard_layout.hpp"
 #include "parallel/node_shared_memory.hpp"
 #include "parallel/tensor_comm.hpp"
@@ -87,15 +88,6 @@ struct Sequence {
   bool failed = false;          // result holds a runtime error: retire without finalising
   int32_t total() const { return n_emb + static_cast<int32_t>(inputs.size()); }
 };
-
-// Index of the first NaN or Inf of row[0, n), or -1. One pass over a row that sampling, scoring
-// or pooling reads anyway: a model with a NaN or Inf in its weights must fail the records it
-// touches, never hand back status 0 with NaN log-probabilities or an arbitrary argmax.
-int64_t first_non_finite(const float* row, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(row[i])) return i;
-  return -1;
-}
 
 int comm_rank(MPI_Comm c) {
   int r = 0;
@@ -297,9 +289,12 @@ struct Engine::Impl {
 
   // Fails the sequence (status 2) if row[0, n) holds a NaN or Inf; every rank of a tensor-parallel
   // group holds the same row, so all of them decide alike.
+  // One pass over a row that sampling, scoring or pooling reads anyway: a model with a NaN or Inf
+  // in its weights must fail the records it touches, never hand back status 0 with NaN
+  // log-probabilities or an arbitrary argmax.
   bool check_finite(Sequence& s, int32_t pos, const float* row, int64_t n, const char* what) {
-    const int64_t bad = first_non_finite(row, n);
-    if (bad < 0) return true;
+    const size_t bad = first_non_finite(row, size_t(n));
+    if (bad == size_t(n)) return true;
     fail_sequence(s, "record " + std::to_string(s.req.id) + ": non-finite " + what + " at position " +
                          std::to_string(pos) + " (" + (std::isnan(row[bad]) ? "NaN" : "Inf") + " at index " +
                          std::to_string(bad) +

@@ -1,4 +1,5 @@
 #include "io/hdf5_input.hpp"
+#include "io/non_finite.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -510,13 +511,6 @@ void InputFile::Impl::fill_top_k(uint64_t begin, RecordInput* recs, size_t count
 }
 
 namespace {
-
-// Index of the first NaN/Inf in [p, p + n), or n.
-size_t first_non_finite(const float* p, size_t n) {
-  for (size_t k = 0; k < n; ++k)
-    if (!std::isfinite(p[k])) return k;
-  return n;
-}
 
 }  // namespace
 

@@ -7,6 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
+#include "io/hdf5_input.hpp"
+#include "sci_infer/error.hpp"
+
 namespace sci_infer::test_files {
 
 enum class NumType { Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32, UInt64, Float32, Float64 };
@@ -62,5 +67,16 @@ void add_dataset_with_filter(const std::string& path, const std::string& name, u
 std::string make_temp_dir(const std::string& tag);
 std::string read_bytes(const std::string& path);
 void write_bytes(const std::string& path, const std::string& data);
+
+// Message of the Error thrown by InputFile::open (fails the test if none is thrown).
+inline std::string open_error(const std::string& path, const InputOptions& opts = {}) {
+  try {
+    InputFile::open(path, opts);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  FAIL("InputFile::open(" << path << ") did not throw");
+  return "";
+}
 
 }  // namespace sci_infer::test_files

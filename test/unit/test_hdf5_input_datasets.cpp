@@ -89,15 +89,6 @@ void add_declared_only(const std::string& path, const std::string& name, std::ve
                          "test: create " + name);
 }
 
-std::string open_error(const std::string& path, const InputOptions& opts = {}) {
-  try {
-    InputFile::open(path, opts);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL("InputFile::open(" << path << ") did not throw");
-  return "";
-}
 
 InputOptions carrying(std::vector<std::string> names) {
   InputOptions o;

@@ -44,16 +44,6 @@ std::vector<std::string> numbered(size_t n, const std::string& prefix) {
   return v;
 }
 
-// Message of the Error thrown by InputFile::open (fails the test if none is thrown).
-std::string open_error(const std::string& path, const InputOptions& opts = {}) {
-  try {
-    InputFile::open(path, opts);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL("InputFile::open(" << path << ") did not throw");
-  return "";
-}
 
 std::vector<RecordInput> read_all(const std::string& path, const InputOptions& opts = {}) {
   auto in = InputFile::open(path, opts);
