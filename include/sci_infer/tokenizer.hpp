@@ -45,6 +45,10 @@ class Tokenizer {
   // add_space_prefix, drops the one space the encoder prepended. Lossless otherwise
   // (decode(encode(text, true)) == text). Ids out of range throw sci_infer::Error.
   std::string decode(const std::vector<int32_t>& ids) const;
+  // The text of tokens that continue earlier text (generated tokens after a prompt): like decode,
+  // but the first token's leading space is a real space, not the encoder's prefix, and is kept,
+  // so prompt + decode_continuation(generated) reads as the whole text.
+  std::string decode_continuation(const std::vector<int32_t>& ids) const;
   std::string token_to_piece(int32_t id) const;               // decoded bytes of one token
   int32_t n_vocab() const { return static_cast<int32_t>(vocab_.tokens.size()); }
   int32_t bos() const { return vocab_.bos_id; }
@@ -56,6 +60,8 @@ class Tokenizer {
 
  private:
   // ---- implementation details (lib/model/tokenizer.cpp) ----
+  // text_start: the ids begin a text, so SPM's prepended space is dropped (decode).
+  std::string decode_pieces(const std::vector<int32_t>& ids, bool text_start) const;
   // Open-addressing string -> id table for the hot lookups (no std::string temporaries). Keys
   // are stored in one buffer by offset, so copies of a Tokenizer stay self-contained.
   class StringIndex {

@@ -351,7 +351,7 @@ struct Engine::Impl {
   void finalize(Sequence& s) {
     if (s.failed) return;
     if (s.req.task == Task::Generate) {
-      s.result.text = model->tokenizer().decode(s.result.tokens);
+      s.result.text = model->tokenizer().decode_continuation(s.result.tokens);
     } else if (s.req.task == Task::Embed) {
       const double div = opt.pooling == Pooling::Mean ? double(s.n_prompt) : 1.0;
       s.result.embedding.resize(s.pooled.size());

@@ -828,9 +828,13 @@ std::string Tokenizer::token_to_piece(int32_t id) const {
   return pieces_[static_cast<size_t>(id)];
 }
 
-std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const { return decode_pieces(ids, true); }
+
+std::string Tokenizer::decode_continuation(const std::vector<int32_t>& ids) const { return decode_pieces(ids, false); }
+
+std::string Tokenizer::decode_pieces(const std::vector<int32_t>& ids, bool text_start) const {
   std::string out;
-  bool strip_space = is_spm_ && vocab_.add_space_prefix;
+  bool strip_space = text_start && is_spm_ && vocab_.add_space_prefix;
   for (int32_t id : ids) {
     if (id < 0 || id >= n_vocab()) {
       throw Error("token id " + std::to_string(id) + " is out of range [0, " + std::to_string(n_vocab()) + ")");

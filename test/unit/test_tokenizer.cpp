@@ -94,6 +94,9 @@ TEST_CASE("synthetic SPM vocabulary encodes with the longest pieces", "[tokenize
   CHECK(ids[2] == id_of(v, kMarker + "cat"));
   CHECK(tok.encode("the cat", false) == std::vector<int32_t>(ids.begin() + 1, ids.end()));
   CHECK(tok.decode(ids) == "the cat");
+  // Generated tokens continue the prompt: their first word keeps its space (prompt + text).
+  CHECK(tok.decode_continuation({ids[2]}) == " cat");
+  CHECK(tok.decode_continuation(ids) == " the cat");
   CHECK(tok.token_to_piece(ids[1]) == " the");
   CHECK(tok.token_to_piece(1).empty());  // control tokens decode to nothing
   CHECK(tok.is_end_of_generation(2));
