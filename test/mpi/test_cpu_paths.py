@@ -74,6 +74,28 @@ def case_cpu_paths_same_bits(c):
     print("run (Q8_0, sampled): identical results on", ", ".join(have), "; each records its kernel path")
 
 
+def case_verify_names_kernel_path(c):
+    # An output written on another kernel path (as on another CPU) with a record that now differs:
+    # verify names the recorded path and how to rerun on it. Its result must not depend on the path.
+    inp = c.make_input("in.h5", 4, emb=False)
+    out = c.path("out.h5")
+    sh([c.mpiexec, "-n", 1, c.bin, "run", "-m", c.model, "-i", inp, "-o", out, "--max-new-tokens", 4,
+        "--progress-seconds", 60], env=env_with("generic"))
+    p = sh([c.bin, "verify", out], check=False)
+    assert p.returncode == 0 and "0 different" in p.stdout, (p.returncode, p.stdout, p.stderr)  # auto path here
+    with h5py.File(out, "r+") as f:
+        f.attrs["sci_infer.kernel_path"] = "avx512-vnni"
+        t = f["results/tokens"]
+        first = np.array(t[0])
+        first[0] = (first[0] + 1) % 500
+        t[0] = first
+    p = sh([c.bin, "verify", out], check=False)
+    assert p.returncode == 1 and "1 different" in p.stdout, (p.returncode, p.stdout, p.stderr)
+    assert "sci_infer.kernel_path avx512-vnni recorded" in p.stderr and \
+        "rerun with SCI_INFER_CPU_PATH=avx512-vnni" in p.stderr, p.stderr
+    print(p.stderr.strip().splitlines()[-1])
+
+
 def case_cpu_path_refused(c):
     have = cpu_paths()
     lacking = [p for p in PATHS if p not in have]
