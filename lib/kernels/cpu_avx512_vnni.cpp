@@ -7,6 +7,12 @@
 
 #include <cstring>
 
+// GCC 12 flags the deliberately undefined pass-through operand (_mm512_undefined_*) of the
+// unmasked intrinsics as "maybe uninitialized": a false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "kernels/cpu_gemm_kernels.hpp"
 
 namespace sci_infer {
