@@ -25,7 +25,8 @@ CpuFeatures detect() {
   __builtin_cpu_init();
   f.avx2 = __builtin_cpu_supports("avx2");
   f.fma = __builtin_cpu_supports("fma");
-  f.f16c = __builtin_cpu_supports("f16c");
+  unsigned eax, ebx, ecx, edx;  // F16C from CPUID leaf 1 itself: clang's builtin does not know it
+  f.f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
   f.avx512f = __builtin_cpu_supports("avx512f");
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
   const uint64_t xcr0 = os_enabled_state();
