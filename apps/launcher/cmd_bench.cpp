@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "engine_flags.hpp"
 #include "io/hdf5_input.hpp"
+#include "kernels/cpu_kernel_path.hpp"
 #include "record_requests.hpp"
 
 namespace sci_infer::cli {
@@ -112,9 +113,10 @@ Runner add_bench(CLI::App& app) {
     const double total_tok_s = double(a->prompt + a->gen) * a->batch / best_total;
     if (a->json) {
       std::printf("{\"model\": \"%s\", \"batch\": %d, \"prompt_tokens\": %d, \"gen_tokens\": %d, \"threads\": %d, "
-                  "\"gemm\": \"%s\", \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"total_tok_s\": %.2f}\n",
+                  "\"gemm\": \"%s\", \"kernel_path\": \"%s\", \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, "
+                  "\"total_tok_s\": %.2f}\n",
                   a->engine.model.c_str(), a->batch, a->prompt, a->gen, a->engine.threads, a->engine.gemm.c_str(),
-                  prefill_tok_s, decode_tok_s, total_tok_s);
+                  cpu_kernel_path(), prefill_tok_s, decode_tok_s, total_tok_s);
     } else {
       std::printf("batch %d, prompt %d, gen %d: prefill %.1f tok/s, decode %.1f tok/s, total %.1f tok/s\n", a->batch,
                   a->prompt, a->gen, prefill_tok_s, decode_tok_s, total_tok_s);

@@ -23,6 +23,7 @@
 #include "io/result_journal.hpp"
 #include "io/utf8.hpp"
 #include "job_support.hpp"
+#include "kernels/cpu_kernel_path.hpp"
 #include "record_requests.hpp"
 #include "run_config.hpp"
 
@@ -209,9 +210,15 @@ int verify(const VerifyArgs& a) {
 
   if (mismatches > 0) {
     const std::string build = build_changes(info);
+    // The host kernel path is chosen at run time (another CPU may take another): the paths are
+    // meant to give the same bits, and forcing the recorded one tells which is at fault.
+    const std::string path_then = attr_or(info, "sci_infer.kernel_path");
+    const std::string path_hint = !path_then.empty() && path_then != cpu_kernel_path()
+                                      ? "; rerun with SCI_INFER_CPU_PATH=" + path_then + " where the CPU has it"
+                                      : "";
     if (!build.empty())
-      std::fprintf(stderr, "sci-infer: verify: possible cause: the build changed since the job ran (%s)\n",
-                   build.c_str());
+      std::fprintf(stderr, "sci-infer: verify: possible cause: the build changed since the job ran (%s)%s\n",
+                   build.c_str(), path_hint.c_str());
     else
       std::fprintf(stderr, "sci-infer: verify: same build, same model and input: a reproducibility failure "
                            "(please report it)\n");

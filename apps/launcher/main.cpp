@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "kernels/cpu_kernel_path.hpp"
 #include "sci_infer/error.hpp"
 #include "sci_infer/version.hpp"
 
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitRefused;
   }
   try {
+    sci_infer::cpu_path();  // a bad SCI_INFER_CPU_PATH is refused (exit 2) before any work
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();
   } catch (const sci_infer::Error& e) {  // a bad file, model or argument the library refused

@@ -7,7 +7,8 @@
 // Q8_0: fp16 scale * int8 has at most 19 significant bits, so d*q is exact in F32), hence the
 // result equals an F32 GEMM on the dequantized weight, whatever the stored type.
 //
-// The AVX-512 path and the portable path compute identical bits: both perform, for every output,
+// The vectorized bodies (cpu_avx2.cpp, cpu_avx512.cpp, chosen at run time: cpu_kernel_path.hpp)
+// and the portable path here compute identical bits: all perform, for every output,
 // acc = fma(x[k], w[k], acc) for k = 0..K-1 in order, starting from +0.0f; with k_chunks > 1,
 // one such chain per K-chunk, merged in the tree order of linear.hpp.
 #include <omp.h>
@@ -17,10 +18,7 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
+#include "kernels/cpu_kernel_path.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/panel_tile.hpp"
 #include "sci_infer/error.hpp"
@@ -73,7 +71,7 @@ inline void widen_portable(GgmlType t, const void* panel_row, const float* scale
 class FixedOrderLinear final : public Linear {
  public:
   FixedOrderLinear(const WeightView* parts, int n_parts, int n_threads, int k_chunks, WeightArena* arena)
-      : type_(parts[0].type), n_threads_(std::max(1, n_threads)) {
+      : type_(parts[0].type), n_threads_(std::max(1, n_threads)), kernels_(cpu_kernels_for_new_linear()) {
     n_in_ = parts[0].n_in;
     for (int p = 0; p < n_parts; ++p) {
       if (parts[p].type != type_ || parts[p].n_in != n_in_)
@@ -133,6 +131,8 @@ class FixedOrderLinear final : public Linear {
  private:
   GgmlType type_;
   int n_threads_;
+  CpuKernels kernels_;  // this CPU's vectorized bodies (null: the portable loops below)
+  int simd_type_ = simd_type(type_);
   int64_t n_panels_ = 0;
   size_t elem_bytes_ = 4;
   size_t panel_bytes_ = 0;
@@ -176,19 +176,24 @@ class FixedOrderLinear final : public Linear {
     return scales_ ? scales_ + (panel * (n_in_ / 32) + k / 32) * kPanel : nullptr;
   }
 
-  // Rows [0, rows) of x against panels [p0, p1). Few rows use several panels per pass so that
-  // enough independent FMA chains are in flight; each output is still one chain over k.
+  // Rows [0, rows) of x against panels [p0, p1): by this CPU's vectorized body, or portably.
   void run_block(const float* x, int64_t ldx, int rows, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
-#if defined(__AVX512F__)
-    switch (type_) {
-      case GgmlType::F32: return run_rows<GgmlType::F32>(x, ldx, rows, p0, p1, y, ldy);
-      case GgmlType::F16: return run_rows<GgmlType::F16>(x, ldx, rows, p0, p1, y, ldy);
-      case GgmlType::BF16: return run_rows<GgmlType::BF16>(x, ldx, rows, p0, p1, y, ldy);
-      case GgmlType::Q8_0: return run_rows<GgmlType::Q8_0>(x, ldx, rows, p0, p1, y, ldy);
+    if (kernels_.panel_block && simd_type_ >= 0) {
+      const PanelWeights w{static_cast<PanelWeights::Type>(simd_type_), data_, panel_bytes_, n_in_, n_out_, k_chunks_};
+      return kernels_.panel_block(w, x, ldx, rows, p0, p1, y, ldy);
     }
-#else
     for (int64_t p = p0; p < p1; ++p) run_portable(x, ldx, rows, p, y, ldy);
-#endif
+  }
+
+  // The stored types the vectorized bodies widen (PanelWeights::Type), -1 for the others (Q8_0
+  // normally takes linear_q8_int8.cpp; here it has the portable loops only).
+  static int simd_type(GgmlType t) {
+    switch (t) {
+      case GgmlType::F32: return PanelWeights::F32;
+      case GgmlType::F16: return PanelWeights::F16;
+      case GgmlType::BF16: return PanelWeights::BF16;
+      default: return -1;
+    }
   }
 
   // Portable reference path: the same FMA chain, one scalar at a time.
@@ -216,75 +221,6 @@ class FixedOrderLinear final : public Linear {
     store_panel_rows(acc, rows, panel, n_out_, y, ldy);
   }
 
-#if defined(__AVX512F__)
-  // Loads the 32 weights of row k of a panel as two vectors of 16 floats (exact widening).
-  template <GgmlType T>
-  inline void widen_avx512(int64_t panel, int64_t k, __m512& w0, __m512& w1) const {
-    const uint8_t* p = panel_row(panel, k);
-    if constexpr (T == GgmlType::F32) {
-      w0 = _mm512_load_ps(p);
-      w1 = _mm512_load_ps(p + 64);
-    } else if constexpr (T == GgmlType::F16) {
-      w0 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
-      w1 = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32)));
-    } else if constexpr (T == GgmlType::BF16) {
-      w0 = _mm512_castsi512_ps(_mm512_slli_epi32(
-          _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p))), 16));
-      w1 = _mm512_castsi512_ps(_mm512_slli_epi32(
-          _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32))), 16));
-    } else {
-      const float* sc = panel_scales(panel, k);
-      const __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
-      const __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 16))));
-      w0 = _mm512_mul_ps(_mm512_load_ps(sc), q0);
-      w1 = _mm512_mul_ps(_mm512_load_ps(sc + 16), q1);
-    }
-  }
-
-  template <GgmlType T>
-  void run_rows(const float* x, int64_t ldx, int rows, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
-    switch (rows) {
-      case 1: return run_panels<T, 1, 4>(x, ldx, p0, p1, y, ldy);
-      case 2: return run_panels<T, 2, 4>(x, ldx, p0, p1, y, ldy);
-      case 3: return run_panels<T, 3, 2>(x, ldx, p0, p1, y, ldy);
-      case 4: return run_panels<T, 4, 2>(x, ldx, p0, p1, y, ldy);
-      case 5: return run_panels<T, 5, 2>(x, ldx, p0, p1, y, ldy);
-      default: return run_panels<T, 6, 1>(x, ldx, p0, p1, y, ldy);
-    }
-  }
-
-  template <GgmlType T, int R, int P>
-  void run_panels(const float* x, int64_t ldx, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
-    int64_t p = p0;
-    for (; p + P <= p1; p += P) run_tile<T, R, P>(x, ldx, p, y, ldy);
-    for (; p < p1; ++p) run_tile<T, R, 1>(x, ldx, p, y, ldy);
-  }
-
-  // R rows x P panels (R x 32P outputs) in registers; one FMA chain per output over k.
-  template <GgmlType T, int R, int P>
-  void run_tile(const float* x, int64_t ldx, int64_t panel, float* y, int64_t ldy) const {
-    __m512 acc[R][2 * P];
-    __m512 stack[7][R * 2 * P];  // K-chunk tree (panel_tile.hpp)  // binary-counter merge of finished K-chunks (see linear_kokkos.cpp)
-    const int64_t len = n_in_ / k_chunks_;
-    for (int i = 0; i < R; ++i)
-      for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
-    for (int c = 0; c < k_chunks_; ++c) {
-      if (c > 0)
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
-      for (int64_t k = c * len; k < (c + 1) * len; ++k) {
-        __m512 w[2 * P];
-        for (int q = 0; q < P; ++q) widen_avx512<T>(panel + q, k, w[2 * q], w[2 * q + 1]);
-        for (int i = 0; i < R; ++i) {
-          const __m512 xv = _mm512_set1_ps(x[i * ldx + k]);
-          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_fmadd_ps(xv, w[j], acc[i][j]);
-        }
-      }
-      if (k_chunks_ > 1) chunk_tree_push<R * 2 * P>(stack, c, &acc[0][0]);
-    }
-    store_register_tile<R, P>(acc, panel, n_out_, y, ldy);
-  }
-#endif
 };
 
 }  // namespace

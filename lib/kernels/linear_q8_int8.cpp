@@ -1,4 +1,5 @@
-// The default (fixed-order) GEMM for Q8_0 weights: int8 x int8 dot products (AVX-512 VNNI).
+// The default (fixed-order) GEMM for Q8_0 weights: int8 x int8 dot products (vectorized bodies
+// for AVX2 and AVX-512 VNNI in cpu_avx2.cpp, cpu_avx512_vnni.cpp, chosen at run time).
 //
 // Activations are quantized per row and 32-block (q8_activations.hpp). Weights are prepacked
 // at load into panels of 32 outputs; per K-block of 32, four consecutive k of each output sit
@@ -15,11 +16,7 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
-#include <immintrin.h>
-#define SCI_INFER_Q8_VNNI 1
-#endif
-
+#include "kernels/cpu_kernel_path.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/panel_tile.hpp"
 #include "kernels/q8_activations.hpp"
@@ -36,7 +33,7 @@ constexpr int64_t kGroup = 4;
 class Q8Linear final : public Linear {
  public:
   Q8Linear(const WeightView* parts, int n_parts, int n_threads, int k_chunks, WeightArena* arena)
-      : n_threads_(std::max(1, n_threads)) {
+      : n_threads_(std::max(1, n_threads)), kernels_(cpu_kernels_for_new_linear()) {
     n_in_ = parts[0].n_in;
     for (int p = 0; p < n_parts; ++p) {
       if (parts[p].type != GgmlType::Q8_0 || parts[p].n_in != n_in_)
@@ -101,6 +98,7 @@ class Q8Linear final : public Linear {
 
  private:
   int n_threads_;
+  CpuKernels kernels_;  // this CPU's vectorized body (null: run_portable)
   int64_t n_blocks_ = 0, n_panels_ = 0;
   size_t bytes_ = 0;
   std::vector<uint8_t> owned_;
@@ -142,18 +140,10 @@ class Q8Linear final : public Linear {
 
   void run_block(const uint8_t* xq, const float* xd, int64_t r, int rows, int64_t p0, int64_t p1, float* y,
                  int64_t ldy) const {
-#if defined(SCI_INFER_Q8_VNNI)
-    switch (rows) {
-      case 1: return run_panels<1, 4>(xq, xd, r, p0, p1, y, ldy);
-      case 2: return run_panels<2, 2>(xq, xd, r, p0, p1, y, ldy);
-      case 3: return run_panels<3, 2>(xq, xd, r, p0, p1, y, ldy);
-      case 4: return run_panels<4, 1>(xq, xd, r, p0, p1, y, ldy);
-      case 5: return run_panels<5, 1>(xq, xd, r, p0, p1, y, ldy);
-      default: return run_panels<6, 1>(xq, xd, r, p0, p1, y, ldy);
-    }
-#else
+    if (kernels_.q8_block)
+      return kernels_.q8_block(Q8PanelWeights{q_, scale_, wsum_, n_in_, n_blocks_, n_out_, k_chunks_}, xq, xd, r, rows,
+                               p0, p1, y, ldy);
     for (int64_t p = p0; p < p1; ++p) run_portable(xq, xd, r, rows, p, y, ldy);
-#endif
   }
 
   // The reference: the same integers and float operations, one output at a time.
@@ -184,65 +174,6 @@ class Q8Linear final : public Linear {
     store_panel_rows(out, rows, panel, n_out_, y, ldy);
   }
 
-#if defined(SCI_INFER_Q8_VNNI)
-  template <int R, int P>
-  void run_panels(const uint8_t* xq, const float* xd, int64_t r, int64_t p0, int64_t p1, float* y, int64_t ldy) const {
-    int64_t p = p0;
-    for (; p + P <= p1; p += P) run_tile<R, P>(xq, xd, r, p, y, ldy);
-    for (; p < p1; ++p) run_tile<R, 1>(xq, xd, r, p, y, ldy);
-  }
-
-  // R rows x P panels; per K-block: int32 sums by vpdpbusd, then one fma per output.
-  template <int R, int P>
-  void run_tile(const uint8_t* xq_all, const float* xd_all, int64_t r, int64_t panel, float* y, int64_t ldy) const {
-    __m512 acc[R][2 * P];
-    __m512 stack[7][R * 2 * P];  // K-chunk tree (panel_tile.hpp)
-    const int64_t per_chunk = n_blocks_ / k_chunks_;
-    const uint8_t* xq = xq_all + r * n_in_;
-    const float* xd = xd_all + r * n_blocks_;
-    for (int i = 0; i < R; ++i)
-      for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
-    for (int c = 0; c < k_chunks_; ++c) {
-      if (c > 0)
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < 2 * P; ++j) acc[i][j] = _mm512_setzero_ps();
-      for (int64_t b = c * per_chunk; b < (c + 1) * per_chunk; ++b) {
-        __m512i isum[R][2 * P];
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < 2 * P; ++j) isum[i][j] = _mm512_setzero_si512();
-        for (int k4 = 0; k4 < kQ8Block / 4; ++k4) {
-          __m512i w[2 * P];
-          for (int q = 0; q < P; ++q) {
-            const int8_t* wq = block_quants(panel + q, b) + k4 * (kPanel * 4);
-            w[2 * q] = _mm512_load_si512(wq);
-            w[2 * q + 1] = _mm512_load_si512(wq + 64);
-          }
-          for (int i = 0; i < R; ++i) {
-            int32_t four;
-            std::memcpy(&four, xq + i * n_in_ + b * kQ8Block + k4 * 4, 4);
-            const __m512i xb = _mm512_set1_epi32(four);
-            for (int j = 0; j < 2 * P; ++j) isum[i][j] = _mm512_dpbusd_epi32(isum[i][j], xb, w[j]);
-          }
-        }
-        for (int q = 0; q < P; ++q) {
-          const size_t l = lane(panel + q, b);
-          const __m512i corr0 = _mm512_slli_epi32(_mm512_load_si512(wsum_ + l), 7);
-          const __m512i corr1 = _mm512_slli_epi32(_mm512_load_si512(wsum_ + l + 16), 7);
-          const __m512 dw0 = _mm512_load_ps(scale_ + l), dw1 = _mm512_load_ps(scale_ + l + 16);
-          for (int i = 0; i < R; ++i) {
-            const __m512 dx = _mm512_set1_ps(xd[i * n_blocks_ + b]);
-            const __m512 s0 = _mm512_mul_ps(dw0, dx), s1 = _mm512_mul_ps(dw1, dx);
-            acc[i][2 * q] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[i][2 * q], corr0)), s0, acc[i][2 * q]);
-            acc[i][2 * q + 1] =
-                _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[i][2 * q + 1], corr1)), s1, acc[i][2 * q + 1]);
-          }
-        }
-      }
-      if (k_chunks_ > 1) chunk_tree_push<R * 2 * P>(stack, c, &acc[0][0]);
-    }
-    store_register_tile<R, P>(acc, panel, n_out_, y, ldy);
-  }
-#endif
 };
 
 thread_local std::vector<uint8_t> Q8Linear::xq_;

@@ -48,7 +48,9 @@ class SciInfer(CMakePackage, CudaPackage):
         description="Take oneDNN from Intel oneAPI (intel-oneapi-dnn) instead of the onednn package",
     )
     variant(
-        "native", default=False, description="Tune host kernels for the build machine (-march=native)"
+        "native",
+        default=False,
+        description="Compile for the build machine (-march=native; not portable; GEMM SIMD is chosen at run time anyway)",
     )
 
     depends_on("c", type="build")
