@@ -170,14 +170,17 @@ TEST_CASE("RoPE scaling: llama3 factors divide the frequencies; linear and YaRN 
   ModelSpec s = tiny("llama");
   s.rope_scaling = "llama3";
   s.rope_factor = 8.0f;
-  s.rope_orig_context = 16;
+  s.rope_orig_context = 32;
   auto m = Model::open(made(d, s, "l31.gguf"));
   const ModelConfig& c = m->config();
   REQUIRE(c.rope.freq_factors);
   const float* ff = reinterpret_cast<const float*>(m->weight("rope_freqs.weight").data);
-  // head_dim 16, theta 1e4: wavelengths 2 pi 1e4^(2i/16); old context 16: high-frequency pairs
-  // (wavelength < 4) keep factor 1, low-frequency ones (> 16) get the factor 8.
+  // head_dim 16, theta 1e4: wavelengths 2 pi 1e4^(2i/16); old context 32: high-frequency pairs
+  // (wavelength < 8) keep factor 1, low-frequency ones (> 32) get the factor 8, between them
+  // 1 / ((1 - smooth) / 8 + smooth) with smooth = (32 / wavelength - 1) / 3.
   CHECK(ff[0] == 1.0f);
+  CHECK(ff[1] == Approx(1.0 / ((1 - (32 / (2 * M_PI * std::pow(1e4, 2.0 / 16)) - 1) / 3) / 8 +
+                               (32 / (2 * M_PI * std::pow(1e4, 2.0 / 16)) - 1) / 3)).epsilon(1e-6));
   CHECK(ff[7] == 8.0f);
   const RopeFrequencies r = rope_frequencies(c, false, ff);
   for (int i = 0; i < 8; ++i) CHECK(r.inv_freq[i] == std::pow(1e4, -2.0 * i / 16) / double(ff[i]));
@@ -190,6 +193,7 @@ TEST_CASE("RoPE scaling: llama3 factors divide the frequencies; linear and YaRN 
   CHECK(rl.inv_freq[3] == std::pow(1e4, -6.0 / 16) * 0.25);
 
   s.rope_scaling = "yarn";
+  s.rope_orig_context = 16;
   auto yarn = Model::open(made(d, s, "yarn.gguf"));
   CHECK(yarn->config().rope.scaling == "yarn");
   CHECK(yarn->config().rope.n_ctx_orig == 16);
