@@ -47,3 +47,8 @@ add_test(NAME arch_llamacpp_gguf_py_qwen3
           "PYTHONPATH=$PEER_DIR/llama.cpp/gguf-py ${SCI_INFER_PYTHON} ${_arch_py}/make_arch_gguf_py.py ${_arch_work}/gguf_py_qwen3.gguf && ${SCI_INFER_PYTHON} ${_arch_py}/compare_arch_logits.py --sci-infer $<TARGET_FILE:sci-infer> --workdir ${_arch_work} --model ${_arch_work}/gguf_py_qwen3.gguf"
   WORKING_DIRECTORY ${_arch_work})
 set_tests_properties(arch_llamacpp_gguf_py_qwen3 PROPERTIES LABELS "arch;numerics;peer" TIMEOUT 180 SKIP_RETURN_CODE 77)
+
+# `sci-infer inspect` names the architecture and every tensor's type.
+add_test(NAME arch_inspect_names_arch_and_types
+  COMMAND bash -c "set -e; '$<TARGET_FILE:sci-infer>' make-model --arch gemma3 --preset tiny --layers 2 --dtype f16 --out '${_arch_work}/inspect_g3.gguf' >/dev/null; out=$('$<TARGET_FILE:sci-infer>' inspect '${_arch_work}/inspect_g3.gguf'); grep -q '^architecture: gemma3$' <<<\"$out\"; grep -q ' blk.1.attn_q_norm.weight=F32 ' <<<\"$out\"; grep -q ' blk.0.ffn_down.weight=F16 ' <<<\"$out\"; grep -q 'recipe: rope neox' <<<\"$out\"; echo inspect ok")
+set_tests_properties(arch_inspect_names_arch_and_types PROPERTIES LABELS "arch" TIMEOUT 60)

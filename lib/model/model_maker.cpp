@@ -228,8 +228,11 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& s) {
   return plans;
 }
 
-void write_tokenizer(GgufWriter& w, uint32_t n_vocab) {
-  const TokenizerVocab v = make_synthetic_spm_vocab(n_vocab);
+// The pre-tokenizer name llama.cpp's converter writes for the architecture's tokenizer ("qwen2"
+// for Qwen); a SentencePiece ("llama") vocabulary ignores it, in llama.cpp and here alike.
+void write_tokenizer(GgufWriter& w, uint32_t n_vocab, const std::string& arch) {
+  TokenizerVocab v = make_synthetic_spm_vocab(n_vocab);
+  if (arch == "qwen2" || arch == "qwen3") v.pre = "qwen2";
   if (v.tokens.size() != n_vocab) {
     bad_spec("synthetic vocabulary has " + std::to_string(v.tokens.size()) + " tokens, expected " +
              std::to_string(n_vocab));
@@ -331,7 +334,7 @@ void make_test_model(const ModelSpec& spec, const std::string& path) {
     }
   }
   w.set_uint64("sci_infer.seed", spec.seed);
-  write_tokenizer(w, spec.n_vocab);
+  write_tokenizer(w, spec.n_vocab, spec.arch);
 
   const uint64_t seed = spec.seed;
   if (spec.rope_scaling == "llama3") {
