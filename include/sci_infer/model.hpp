@@ -89,8 +89,6 @@ class Model {
   const GgufFile& file() const { return *file_; }
   // The named tensor as a matrix (vectors come back with n_out == 1).
   WeightView weight(const std::string& name) const;
-  // The named tensor, or a view with data == nullptr when the file has no such tensor.
-  WeightView weight_if_present(const std::string& name) const;
 
  private:
   std::unique_ptr<GgufFile> file_;

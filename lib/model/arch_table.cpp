@@ -131,8 +131,7 @@ std::vector<ArchDesc> make_tables() {
     r.final_softcap = true;
     r.final_softcap_default = 30.0f;
     r.attn_scale = AttnScale::GemmaQueryPre;
-    r.output_always_tied = true;
-    t.push_back(a);
+    t.push_back(a);  // no Output role: llama.cpp always reuses token_embd, so output.weight is refused
   }
   {  // Gemma 3: Gemma 2 without attention soft-capping, with QK-norm, 5 local layers of 6, local
      // layers with their own RoPE base (freq_base_swa, default 10000) and no RoPE scaling.

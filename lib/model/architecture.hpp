@@ -75,8 +75,6 @@ struct ArchRecipe {
   float final_softcap_default = 0.0f;
   AttnScale attn_scale = AttnScale::InSoftmax;
   bool attn_sinks = false;            // a learned per-head logit joining every softmax (gpt-oss)
-  bool tied_output_allowed = true;    // no output.weight: token_embd is reused
-  bool output_always_tied = false;    // gemma2: llama.cpp never reads output.weight
 };
 
 struct ArchDesc {

@@ -352,13 +352,4 @@ WeightView WeightView::columns(int64_t k0, int64_t n) const {
   return v;
 }
 
-WeightView Model::weight_if_present(const std::string& name) const {
-  if (!file_->find_tensor(name)) {
-    WeightView w;
-    w.name = name;
-    return w;
-  }
-  return weight(name);
-}
-
 }  // namespace sci_infer
