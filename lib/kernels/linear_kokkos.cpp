@@ -34,6 +34,7 @@
 #include "kernels/linear_kokkos.hpp"
 #include "kernels/panel_tile.hpp"
 #include "kernels/q8_activations.hpp"
+#include "kernels/weight_decode.hpp"
 #include "sci_infer/error.hpp"
 
 namespace sci_infer {
@@ -119,7 +120,7 @@ struct FloatTiles {
       const int blk = rank + g * size;  // this thread's register block in this group
       const int mi = blk / TL::TN_THREADS, nj = blk % TL::TN_THREADS;
       float acc[TL::RM][TL::RN];
-      float stack[7][TL::RM][TL::RN];  // K-chunk tree (panel_tile.hpp); touched only when chunks > 1
+      float stack[TL::RM][TL::RN][7];  // K-chunk tree per output (panel_tile.hpp); only when chunks > 1
       for (int c = 0; c < chunks; ++c) {
         for (int i = 0; i < TL::RM; ++i)
           for (int j = 0; j < TL::RN; ++j) acc[i][j] = 0.0f;
@@ -148,12 +149,7 @@ struct FloatTiles {
         }
         if (chunks > 1)
           for (int i = 0; i < TL::RM; ++i)
-            for (int j = 0; j < TL::RN; ++j) {
-              float s[7];
-              for (int l = 0; l < 7; ++l) s[l] = stack[l][i][j];
-              chunk_tree_push(s, c, acc[i][j]);
-              for (int l = 0; l < 7; ++l) stack[l][i][j] = s[l];
-            }
+            for (int j = 0; j < TL::RN; ++j) chunk_tree_push(stack[i][j], c, acc[i][j]);
       }
       if (blk < TL::BLOCKS)
         for (int i = 0; i < TL::RM; ++i) {
@@ -198,7 +194,7 @@ struct Q8Tiles {
       const int blk = rank + g * size;
       const int mi = blk / TL::TN_THREADS, nj = blk % TL::TN_THREADS;
       float acc[TL::RM][TL::RN];
-      float stack[7][TL::RM][TL::RN];
+      float stack[TL::RM][TL::RN][7];
       for (int c = 0; c < chunks; ++c) {
         for (int i = 0; i < TL::RM; ++i)
           for (int j = 0; j < TL::RN; ++j) acc[i][j] = 0.0f;
@@ -236,12 +232,7 @@ struct Q8Tiles {
         }
         if (chunks > 1)
           for (int i = 0; i < TL::RM; ++i)
-            for (int j = 0; j < TL::RN; ++j) {
-              float s[7];
-              for (int l = 0; l < 7; ++l) s[l] = stack[l][i][j];
-              chunk_tree_push(s, c, acc[i][j]);
-              for (int l = 0; l < 7; ++l) stack[l][i][j] = s[l];
-            }
+            for (int j = 0; j < TL::RN; ++j) chunk_tree_push(stack[i][j], c, acc[i][j]);
       }
       if (blk < TL::BLOCKS)
         for (int i = 0; i < TL::RM; ++i) {
@@ -294,22 +285,29 @@ class KokkosLinear final : public Linear {
   KokkosLinear(const WeightView* parts, int n_parts, int k_chunks, const KokkosGemmConfig& cfg)
       : type_(parts[0].type), cfg_(cfg), team_size_(resolve_team_size(cfg.team_size)) {
     n_in_ = parts[0].n_in;
+    bool mixed = false;
     for (int p = 0; p < n_parts; ++p) {
-      if (parts[p].type != type_ || parts[p].n_in != n_in_)
-        throw Error("fused weight parts differ in type or K: " + parts[p].name);
+      if (parts[p].n_in != n_in_) throw Error("fused weight parts differ in K: " + parts[p].name);
+      mixed = mixed || parts[p].type != type_;
       n_out_ += parts[p].n_out;
     }
-    if (type_ != GgmlType::F32 && type_ != GgmlType::F16 && type_ != GgmlType::BF16)
-      throw Error(parts[0].name + ": the Kokkos GEMM has no kernel for type " + ggml_type_name(type_));
     check_k_chunks(parts[0].name, n_in_, k_chunks);
     k_chunks_ = k_chunks;
+    // F32/F16/BF16 keep their stored type (widened exactly in the kernel); any other type, or
+    // parts of mixed types, are dequantized to F32 here (decode_row: exact).
+    std::vector<float> widened;
+    if (mixed || (type_ != GgmlType::F32 && type_ != GgmlType::F16 && type_ != GgmlType::BF16)) {
+      int64_t n_out = 0, n_in = 0;
+      widened = decode_weight_parts(parts, n_parts, n_out, n_in);
+      type_ = GgmlType::F32;
+    }
     const int64_t panels = (n_out_ + kPanelN - 1) / kPanelN;
     const size_t elem = type_ == GgmlType::F32 ? 4 : 2;
     std::vector<uint8_t> packed(size_t(panels) * n_in_ * kPanelN * elem, 0);  // zero pad columns
     int64_t n = 0;
     for (int p = 0; p < n_parts; ++p)
       for (int64_t r = 0; r < parts[p].n_out; ++r, ++n) {
-        const uint8_t* src = parts[p].row(r);
+        const uint8_t* src = widened.empty() ? parts[p].row(r) : reinterpret_cast<const uint8_t*>(&widened[n * n_in_]);
         uint8_t* dst = packed.data() + size_t(n / kPanelN) * n_in_ * kPanelN * elem + size_t(n % kPanelN) * elem;
         for (int64_t k = 0; k < n_in_; ++k) std::memcpy(dst + size_t(k) * kPanelN * elem, src + k * elem, elem);
       }
@@ -438,7 +436,9 @@ class KokkosQ8Linear final : public Linear {
 
 std::unique_ptr<Linear> make_linear_kokkos(const WeightView* parts, int n_parts, int k_chunks,
                                            const KokkosGemmConfig& cfg) {
-  if (parts[0].type == GgmlType::Q8_0) return std::make_unique<KokkosQ8Linear>(parts, n_parts, k_chunks, cfg);
+  bool q8 = true;
+  for (int p = 0; p < n_parts; ++p) q8 = q8 && parts[p].type == GgmlType::Q8_0;
+  if (q8) return std::make_unique<KokkosQ8Linear>(parts, n_parts, k_chunks, cfg);
   return std::make_unique<KokkosLinear>(parts, n_parts, k_chunks, cfg);
 }
 

@@ -40,8 +40,8 @@ Weight make_weight(GgmlType t, int64_t n, int64_t k, uint32_t seed) {
 
 TEST_CASE("the Kokkos tiled GEMM gives the fixed-order kernels' bits", "[invariance][gemm][device_gemm]") {
   ensure_kokkos_initialized();
-  // Float K = 328: K-chunks of 328, 164 and 82, none a multiple of the 16-wide K-tile (ragged
-  // last tiles); Q8_0 K = 384: 12 blocks, chunks of 12, 6 and 3. N = 136: one full 128-column
+  // Float K = 88: K-chunks of 88, 44 and 22, none a multiple of the 16-wide K-tile (ragged
+  // last tiles); Q8_0 K = 256: 8 blocks, chunks of 8, 4 and 2. N = 136: one full 128-column
   // panel plus a ragged one (2.125 small tiles).
   const int64_t N = 136;
   const int team_max = kokkos_gemm_team_size_max();
@@ -52,7 +52,7 @@ TEST_CASE("the Kokkos tiled GEMM gives the fixed-order kernels' bits", "[invaria
   std::mt19937 rng(17);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0}) {
-    const int64_t K = t == GgmlType::Q8_0 ? 384 : 328;
+    const int64_t K = t == GgmlType::Q8_0 ? 256 : 88;
     const Weight w = make_weight(t, N, K, 5);
     const WeightView v = w.view();
     for (int chunks : {1, 2, 4}) {
