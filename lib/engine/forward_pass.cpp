@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/device_embed.hpp"
+#include "kernels/device_space.hpp"
+
 namespace sci_infer {
 
 ForwardPass::ForwardPass(const ModelConfig& c, const ShardLayout& s, TensorComm& comm, int32_t max_tokens)
@@ -39,21 +42,46 @@ ForwardPass::ForwardPass(const ModelConfig& c, const ShardLayout& s, TensorComm&
   st_.emb_row = IntVector("step_emb_row", max_tokens);
   st_.seq_slot = IntVector("step_seq_slot", max_tokens);
   st_.position = IntVector("step_position", max_tokens);
+  token_h_ = Kokkos::create_mirror_view(st_.token);
+  emb_row_h_ = Kokkos::create_mirror_view(st_.emb_row);
+  slot_h_ = Kokkos::create_mirror_view(st_.seq_slot);
+  pos_h_ = Kokkos::create_mirror_view(st_.position);
+  out_rows_ = IntVector("out_rows", max_tokens);
+  out_rows_h_ = Kokkos::create_mirror_view(out_rows_);
+  emb_in_ = mat("emb_in", c.dim);
+  emb_in_h_ = Kokkos::create_mirror_view(emb_in_);
+}
+
+// Rows [0, n) of m readable and writable by the host: m itself on host backends; on a device
+// backend a copy of just those rows in stage_ (rows_from_host writes them back).
+float* ForwardPass::rows_to_host(const Matrix& m, int64_t n) {
+  Kokkos::fence();
+  if (!device_backend()) return m.data();
+  const int64_t cols = static_cast<int64_t>(m.extent(1));
+  if (stage_.size() < size_t(n * cols)) stage_.resize(size_t(n * cols));
+  Kokkos::deep_copy(Matrix::HostMirror(stage_.data(), n, cols), Kokkos::subview(m, std::make_pair(int64_t(0), n), Kokkos::ALL()));
+  return stage_.data();
+}
+
+void ForwardPass::rows_from_host(const Matrix& m, int64_t n) {
+  if (!device_backend()) return;
+  const int64_t cols = static_cast<int64_t>(m.extent(1));
+  Kokkos::deep_copy(Kokkos::subview(m, std::make_pair(int64_t(0), n), Kokkos::ALL()), Matrix::HostMirror(stage_.data(), n, cols));
 }
 
 void ForwardPass::linear(const Linear& l, const Matrix& in, int32_t n, const Matrix& out) {
-  Kokkos::fence();  // kernels before the GEMM must have finished writing `in`
+  // Host GEMM kernels must wait for the Kokkos kernels that wrote `in`; on a device backend the
+  // GEMM is a Kokkos kernel on the same instance, ordered without a fence.
+  if (!device_backend()) Kokkos::fence();
   l.forward(in.data(), n, static_cast<int64_t>(in.extent(1)), out.data(), static_cast<int64_t>(out.extent(1)));
 }
 
 // Partial sums of a row-parallel layer -> the full output on every rank of the group.
 void ForwardPass::sum_partials(const Matrix& y, int32_t n) {
   if (comm_.size() == 1) return;
-  Kokkos::fence();
-  auto host = Kokkos::create_mirror_view(y);
-  Kokkos::deep_copy(host, y);
-  comm_.sum_partials(host.data(), n, c_.dim, static_cast<int64_t>(y.extent(1)));
-  Kokkos::deep_copy(y, host);
+  float* host = rows_to_host(y, n);  // only the step's n rows travel (MPI is not GPU-aware here)
+  comm_.sum_partials(host, n, c_.dim, static_cast<int64_t>(y.extent(1)));
+  rows_from_host(y, n);
 }
 
 // Token embeddings: each rank decodes the rows of its vocabulary slice, then the group swaps
@@ -61,14 +89,19 @@ void ForwardPass::sum_partials(const Matrix& y, int32_t n) {
 void ForwardPass::embed(const StepPlan& plan, const ModelWeights& w) {
   // Gather this step's rows of the table (row t for token t) and decode them in the kernel.
   const size_t row_bytes = w.token_embd_row_bytes, n = plan.tokens.size();
-  if (emb_rows_.extent(0) < std::max<size_t>(n, 1) * row_bytes)
-    emb_rows_ = ByteVector(Kokkos::ViewAllocateWithoutInitializing("emb_rows"), std::max<size_t>(n, 1) * row_bytes);
-  auto rows = Kokkos::create_mirror_view(emb_rows_);
-  for (size_t i = 0; i < n; ++i) {
-    const int32_t id = plan.tokens[i].token;
-    if (id >= w.vocab0 && id < w.vocab0 + w.n_vocab_rows) w.copy_embedding_row(id, &rows(i * row_bytes));
+  if (emb_rows_.extent(0) < size_t(max_tokens_) * row_bytes) {  // once: the step budget's rows
+    emb_rows_ = ByteVector(Kokkos::ViewAllocateWithoutInitializing("emb_rows"), std::max<size_t>(max_tokens_, 1) * row_bytes);
+    emb_rows_h_ = Kokkos::create_mirror_view(emb_rows_);
   }
-  Kokkos::deep_copy(emb_rows_, rows);
+  if (w.token_embd_device.extent(0) > 0) {  // device backend: the table is on the device
+    gather_table_rows(w.token_embd_device, row_bytes, w.vocab0, w.n_vocab_rows, st_, emb_rows_);
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t id = plan.tokens[i].token;
+      if (id >= w.vocab0 && id < w.vocab0 + w.n_vocab_rows) w.copy_embedding_row(id, &emb_rows_h_(i * row_bytes));
+    }
+    Kokkos::deep_copy(emb_rows_, emb_rows_h_);  // a no-op on host backends (the same memory)
+  }
   embed_tokens(emb_rows_, w.token_embd_type, c_.dim, w.vocab0, w.n_vocab_rows, st_, emb_in_, x_);
   if (comm_.size() == 1) return;
   row_owner_.assign(plan.tokens.size(), -1);
@@ -81,21 +114,19 @@ void ForwardPass::embed(const StepPlan& plan, const ModelWeights& w) {
         break;
       }
   }
-  Kokkos::fence();
-  auto host = Kokkos::create_mirror_view(x_);
-  Kokkos::deep_copy(host, x_);
-  comm_.share_rows(host.data(), static_cast<int64_t>(plan.tokens.size()), c_.dim, c_.dim, row_owner_);
-  Kokkos::deep_copy(x_, host);
+  float* host = rows_to_host(x_, int64_t(n));
+  comm_.share_rows(host, static_cast<int64_t>(n), c_.dim, c_.dim, row_owner_);
+  rows_from_host(x_, int64_t(n));
 }
 
 StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, const ModelWeights& w) {
   const int32_t n = static_cast<int32_t>(plan.tokens.size());
   if (n > max_tokens_) throw Error("internal: step of " + std::to_string(n) + " tokens exceeds the step budget");
   // ---- Step metadata and embedding-row inputs to the execution space ----
-  auto token = Kokkos::create_mirror_view(st_.token);
-  auto emb_row = Kokkos::create_mirror_view(st_.emb_row);
-  auto slot = Kokkos::create_mirror_view(st_.seq_slot);
-  auto pos = Kokkos::create_mirror_view(st_.position);
+  auto& token = token_h_;
+  auto& emb_row = emb_row_h_;
+  auto& slot = slot_h_;
+  auto& pos = pos_h_;
   std::vector<int32_t> logit_rows, hidden_rows;
   int32_t n_emb = 0;
   st_.max_position = 0;
@@ -114,13 +145,11 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
   Kokkos::deep_copy(st_.emb_row, emb_row);
   Kokkos::deep_copy(st_.seq_slot, slot);
   Kokkos::deep_copy(st_.position, pos);
-  if (int32_t(emb_in_.extent(0)) < std::max(n_emb, 1))
-    emb_in_ = Matrix(Kokkos::ViewAllocateWithoutInitializing("emb_in"), std::max(n_emb, 1), c_.dim);
-  if (n_emb > 0) {
-    auto host = Kokkos::create_mirror_view(emb_in_);
+  if (n_emb > 0) {  // only the n_emb rows travel
     for (const auto& t : plan.tokens)
-      if (t.token < 0) std::memcpy(&host(emb_row(&t - plan.tokens.data()), 0), t.emb, sizeof(float) * c_.dim);
-    Kokkos::deep_copy(emb_in_, host);
+      if (t.token < 0) std::memcpy(&emb_in_h_(emb_row(&t - plan.tokens.data()), 0), t.emb, sizeof(float) * c_.dim);
+    const auto rows = std::make_pair(int32_t(0), n_emb);
+    Kokkos::deep_copy(Kokkos::subview(emb_in_, rows, Kokkos::ALL()), Kokkos::subview(emb_in_h_, rows, Kokkos::ALL()));
   }
 
   // ---- The transformer ----
@@ -183,11 +212,10 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
   // ---- Outputs: final norm on the rows that need it, then the vocabulary projection ----
   StepOutputs out;
   auto gather_normed = [&](const std::vector<int32_t>& rows) {
-    IntVector idx("rows", rows.size());
-    auto idx_host = Kokkos::create_mirror_view(idx);
-    for (size_t i = 0; i < rows.size(); ++i) idx_host(i) = rows[i];
-    Kokkos::deep_copy(idx, idx_host);
-    gather_rows(x_, idx, tmp_);
+    const auto used = std::make_pair(size_t(0), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) out_rows_h_(i) = rows[i];
+    Kokkos::deep_copy(Kokkos::subview(out_rows_, used), Kokkos::subview(out_rows_h_, used));
+    gather_rows(x_, Kokkos::subview(out_rows_, used), tmp_);
     rms_norm(tmp_, w.output_norm, c_.norm_eps, static_cast<int32_t>(rows.size()), sel_);
   };
   if (!logit_rows.empty()) {
@@ -197,19 +225,15 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
       logits_ = Matrix(Kokkos::ViewAllocateWithoutInitializing("logits"), rows, s_.n_vocab);
     linear(*w.output, sel_, static_cast<int32_t>(rows), logits_);
     if (c_.final_softcap > 0.0f) softcap_rows(logits_, c_.final_softcap, static_cast<int32_t>(rows));
-    Kokkos::fence();
-    auto host = Kokkos::create_mirror_view(logits_);
-    Kokkos::deep_copy(host, logits_);
+    const float* host = rows_to_host(logits_, rows);  // just the rows sampling needs
     out.logits.resize(rows * size_t(c_.n_vocab));
     // Each rank has the logits of its vocabulary rows: gather the full rows everywhere.
-    comm_.gather_columns(host.data(), rows, vocab_counts_, out.logits.data(), c_.n_vocab);
+    comm_.gather_columns(host, rows, vocab_counts_, out.logits.data(), c_.n_vocab);
   }
   if (!hidden_rows.empty()) {
     gather_normed(hidden_rows);
-    Kokkos::fence();
-    auto host = Kokkos::create_mirror_view(sel_);
-    Kokkos::deep_copy(host, sel_);
-    out.hidden.assign(host.data(), host.data() + hidden_rows.size() * size_t(c_.dim));
+    const float* host = rows_to_host(sel_, int64_t(hidden_rows.size()));
+    out.hidden.assign(host, host + hidden_rows.size() * size_t(c_.dim));
   }
   return out;
 }

@@ -47,6 +47,15 @@ class ForwardPass {
   Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_, rope_cs_, rope_cs_swa_;
   StepTokens st_;
   IntVector logit_rows_, hidden_rows_;
+  // Preallocated once (device residency: no per-step allocation, and per step only the token
+  // metadata goes to the device and only the rows the host needs come back).
+  IntVector::HostMirror token_h_, emb_row_h_, slot_h_, pos_h_, out_rows_h_;
+  IntVector out_rows_;              // rows of x_ that get the final norm
+  Matrix::HostMirror emb_in_h_;
+  ByteVector::HostMirror emb_rows_h_;
+  std::vector<float> stage_;        // host copy of the first rows of a device buffer
+  float* rows_to_host(const Matrix& m, int64_t n);
+  void rows_from_host(const Matrix& m, int64_t n);
   void linear(const Linear& l, const Matrix& in, int32_t n, const Matrix& out);
   void embed(const StepPlan& plan, const ModelWeights& w);
   void sum_partials(const Matrix& y, int32_t n);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/device_space.hpp"
 #include "model/architecture.hpp"
 
 namespace sci_infer {
@@ -134,6 +135,13 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
   } else {
     w.token_embd = emb.data;
     w.token_embd_file = &model.file();
+  }
+  if (device_backend()) {  // the table lives on the device; a kernel gathers each step's rows
+    w.token_embd_device = ByteVector(Kokkos::ViewAllocateWithoutInitializing("token_embd"), emb_bytes);
+    Kokkos::deep_copy(w.token_embd_device,
+                      Kokkos::View<const uint8_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(
+                          emb.data, emb_bytes));
+    w.token_embd_bytes_held += emb_bytes;
   }
   w.output_norm = upload_vector(model.weight("output_norm.weight"));
   w.output = pack({c.tied_output ? emb : slice("output.weight")});

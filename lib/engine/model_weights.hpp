@@ -41,6 +41,9 @@ struct ModelWeights {
   GgmlType token_embd_type = GgmlType::F32;
   // Copies embedding row `id` (a vocabulary id of this rank's slice) to dst.
   void copy_embedding_row(int32_t id, uint8_t* dst) const;
+  // With a device backend (kernels/device_space.hpp) the same rows, in device memory, gathered
+  // by a kernel (kernels/device_embed.hpp); empty on host backends.
+  ByteVector token_embd_device;
   Vector output_norm;
   std::unique_ptr<Linear> output;  // output.weight, or token_embd.weight when tied
   std::vector<LayerWeights> layers;

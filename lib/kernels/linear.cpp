@@ -1,6 +1,8 @@
 // Backend selection for linear layers, and the names used on the command line.
 #include "kernels/linear.hpp"
 
+#include "kernels/device_space.hpp"
+
 #include "sci_infer/error.hpp"
 
 namespace sci_infer {
@@ -40,7 +42,10 @@ void check_k_chunks(const std::string& name, int64_t k, int c) {
 std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts, int n_parts,
                                     int n_threads, int k_chunks, WeightArena* arena) {
   switch (backend) {
-    case GemmBackend::FixedOrder: return make_linear_fixed_order(parts, n_parts, n_threads, k_chunks, arena);
+    case GemmBackend::FixedOrder:
+      // On a device backend the fixed order runs as the Kokkos tiled kernel: the same bits.
+      if (device_backend()) return make_linear_kokkos(parts, n_parts, k_chunks);
+      return make_linear_fixed_order(parts, n_parts, n_threads, k_chunks, arena);
     case GemmBackend::Kokkos: return make_linear_kokkos(parts, n_parts, k_chunks);
     case GemmBackend::OneDnn: return make_linear_onednn(parts, n_parts);
     case GemmBackend::Cublas:

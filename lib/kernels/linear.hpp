@@ -9,7 +9,8 @@
 // sequential chain of fused multiply-adds over k = 0..K-1, on the exactly dequantized weight.
 // Rows of X never interact, threads split only over rows and output columns, so the bits of
 // Y[m, :] depend on X[m, :] and W alone, never on M, the thread count or the SIMD width.
-// The portable Kokkos backend computes the same chain and so gives the same bits.
+// The Kokkos tiled backend (linear_kokkos.cpp; what FixedOrder runs on a device backend)
+// computes the same chain and so gives the same bits.
 //
 // K-chunked reduction (tensor parallelism): with k_chunks = C > 1 (a power of two dividing K),
 // each output is instead the sum of C chains over the equal, contiguous K-chunks, combined by

@@ -2,6 +2,7 @@
 #include "kernels/ops.hpp"
 #include "kernels/ops_loops.hpp"
 #include "kernels/ops_math.hpp"
+#include "kernels/portable_math.hpp"
 
 #include <omp.h>
 
@@ -120,8 +121,10 @@ void rope_table(const Kokkos::View<double*>& inv_freq, double mscale, const Step
       KOKKOS_LAMBDA(const int32_t t, const int32_t i) {
         // The angle depends on (position, i) only, computed in double then rounded once.
         const double angle = double(position(t)) * inv_freq(i);
-        cos_sin(t, 2 * i) = static_cast<float>(cos(angle) * mscale);
-        cos_sin(t, 2 * i + 1) = static_cast<float>(sin(angle) * mscale);
+        double s, c;
+        pmath::sincos_f64(angle, &s, &c);  // one implementation on every backend
+        cos_sin(t, 2 * i) = static_cast<float>(c * mscale);
+        cos_sin(t, 2 * i + 1) = static_cast<float>(s * mscale);
       });
 }
 
@@ -212,7 +215,7 @@ struct AttentionKernel {
     float l = 0.0f;
     for (int32_t d = 0; d < head_dim; ++d) p[2 + d] = 0.0f;
     for (int32_t j = j_begin; j < j_end; ++j) {
-      const float e = expf(score[j] - m);
+      const float e = pmath::exp_f32(score[j] - m);
       l += e;
       const float* vrow = &vc(layer, page, j, kvh * head_dim);
       for (int32_t d = 0; d < head_dim; ++d) p[2 + d] = fmaf(e, vrow[d], p[2 + d]);
@@ -228,7 +231,7 @@ struct AttentionKernel {
     for (int32_t b = b0; b < n_blocks; ++b) m = partial[b * part] > m ? partial[b * part] : m;
     float l = 0.0f;
     for (int32_t b = b0; b < n_blocks; ++b) {
-      w[b] = expf(partial[b * part] - m);
+      w[b] = pmath::exp_f32(partial[b * part] - m);
       l += w[b] * partial[b * part + 1];
     }
     for (int32_t d = 0; d < head_dim; ++d) {
@@ -305,7 +308,7 @@ void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t h
 void swiglu(const Matrix& gate_up, int32_t ffn, int32_t n, const Matrix& out) {
   for_each_cell("sci_infer::swiglu", n, ffn, KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
     const float g = gate_up(t, j);
-    out(t, j) = g / (1.0f + expf(-g)) * gate_up(t, ffn + j);
+    out(t, j) = g / (1.0f + pmath::exp_f32(-g)) * gate_up(t, ffn + j);
   });
 }
 

@@ -4,9 +4,11 @@
 #include <Kokkos_Core.hpp>
 #include <cmath>
 
+#include "kernels/portable_math.hpp"
+
 namespace sci_infer {
 
-KOKKOS_INLINE_FUNCTION float tanh_f(float x) { return tanhf(x); }
+KOKKOS_INLINE_FUNCTION float tanh_f(float x) { return pmath::tanh_f32(x); }
 
 // GELU, tanh form (gelu_pytorch_tanh; ggml_gelu without its F16 table):
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
