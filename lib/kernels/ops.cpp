@@ -199,6 +199,7 @@ struct AttentionKernel {
   IntVector seq_slot, position;
   int32_t n_heads, group, head_dim, layer, part;
   float scale;
+  Vector sinks;  // extent 0: none; else one learned logit per (local) query head
 
   KOKKOS_INLINE_FUNCTION int32_t blocks(int32_t t) const { return position(t) / kKvBlock + 1; }
 
@@ -235,13 +236,17 @@ struct AttentionKernel {
   // partial: blocks(t) records of `part` floats; w: blocks(t) floats of workspace.
   KOKKOS_INLINE_FUNCTION void combine(int32_t t, int32_t h, const float* partial, float* w) const {
     const int32_t n_blocks = blocks(t), qcol = h * head_dim;
-    float m = -INFINITY;  // max is order-free; sums below are sequential in block order
+    // Attention sink (gpt-oss, ggml_soft_max_ext's sinks): an unscaled logit that joins the max
+    // and, after the blocks, the denominator, and has no value row.
+    const bool sink = sinks.extent(0) > 0;
+    float m = sink ? sinks(h) : -INFINITY;  // max is order-free; sums below are sequential in block order
     for (int32_t b = 0; b < n_blocks; ++b) m = partial[b * part] > m ? partial[b * part] : m;
     float l = 0.0f;
     for (int32_t b = 0; b < n_blocks; ++b) {
       w[b] = expf(partial[b * part] - m);
       l += w[b] * partial[b * part + 1];
     }
+    if (sink) l += expf(sinks(h) - m);
     for (int32_t d = 0; d < head_dim; ++d) {
       float acc = 0.0f;
       for (int32_t b = 0; b < n_blocks; ++b) acc += w[b] * partial[b * part + 2 + d];
@@ -253,10 +258,10 @@ struct AttentionKernel {
 }  // namespace
 
 void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, int32_t layer,
-               const StepTokens& st, const KvCacheViews& cache, const Matrix& out) {
+               const StepTokens& st, const KvCacheViews& cache, const Matrix& out, const Vector& sinks) {
   const AttentionKernel a{qkv, out, cache.k, cache.v, cache.page_table, st.seq_slot, st.position, n_heads,
                           n_heads / n_kv_heads, head_dim, layer, head_dim + 2,
-                          static_cast<float>(1.0 / std::sqrt(double(head_dim)))};
+                          static_cast<float>(1.0 / std::sqrt(double(head_dim))), sinks};
   const int32_t max_blocks = st.max_position / kKvBlock + 1;
   const size_t work_floats = size_t(max_blocks) * (a.part + 1);
   if (host_fan_out()) {

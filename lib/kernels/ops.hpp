@@ -66,8 +66,11 @@ void kv_store(const Matrix& qkv, int32_t k_col0, int32_t v_col0, int32_t kv_dim,
               const StepTokens& st, const KvCacheViews& cache);
 
 // Causal grouped-query attention of each token over positions 0..position[t] of its sequence.
+// sinks (gpt-oss): one logit s_h per query head of this rank (its slice under tp) that joins
+// the softmax: p_j = exp(score_j - m) / (sum_i exp(score_i - m) + exp(s_h - m)), m = max(scores,
+// s_h); it contributes no value. Its term is added after the key blocks. Empty: no sinks.
 void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, int32_t layer,
-               const StepTokens& st, const KvCacheViews& cache, const Matrix& out);
+               const StepTokens& st, const KvCacheViews& cache, const Matrix& out, const Vector& sinks = Vector());
 
 // out[t][j] = silu(gu[t][j]) * gu[t][ffn + j]  (gate and up stacked in one GEMM output).
 void swiglu(const Matrix& gate_up, int32_t ffn, int32_t n, const Matrix& out);
