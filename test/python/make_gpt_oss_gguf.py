@@ -3,7 +3,7 @@
 (its key names, tensor names and MXFP4 quantizer), independent of sci_infer's model maker.
 
     PYTHONPATH=$PEER/llama.cpp/gguf-py make_gpt_oss_gguf.py --out m.gguf \
-        [--experts f32|f16|mxfp4] [--seed 1] [--tokens-out t.txt]
+        [--experts f32|f16|mxfp4] [--seed 1] [--vocab-only]
 
 Shape (deliberately unusual): dim 64, 4 query heads and 2 KV heads of head_dim 24 (so
 head_dim != dim / n_head), 2 layers (layer 0 sliding window of 8, layer 1 full), 4 experts of
@@ -78,6 +78,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--experts", default="f32", choices=["f32", "f16", "mxfp4"])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--vocab-only", action="store_true")
     ap.add_argument("--peer", default=os.environ.get("PEER_DIR", "/tmp/peer") + "/llama.cpp")
     a = ap.parse_args()
     c = CFG
@@ -118,6 +119,12 @@ def main():
     w.add_bos_token_id(len(tokens) - 2)
     w.add_eos_token_id(len(tokens) - 1)
     w.add_add_bos_token(False)
+
+    if a.vocab_only:
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.close()
+        return 0
 
     def rand(*shape, scale=0.3):
         return (rng.standard_normal(shape) * scale).astype(np.float32)

@@ -1,16 +1,22 @@
 // The o200k ("gpt-4o", gpt-oss) pre-tokenizer: the scanner against the words Python's `regex`
 // module finds with llama.cpp's pattern (test/data/o200k_split_vectors.json, written by
 // test/python/gen_o200k_split_vectors.py from llama.cpp's own tokenizer test inputs and cases
-// aimed at the pattern), and its wiring into the byte-level BPE tokenizer.
+// aimed at the pattern), its wiring into the byte-level BPE tokenizer, and whole tokenizations
+// against llama.cpp's: test/data/ggml-vocab-o200k-synth.gguf{,.inp,.out}, a vocab-only gpt-oss
+// file (make_gpt_oss_gguf.py --vocab-only: merges learnt across word boundaries, so that only the
+// pre-tokenizer keeps them apart) with the ids llama.cpp gives (test/peer/llamacpp_tokenize.mjs).
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "model/pretokenize_o200k.hpp"
+#include "sci_infer/gguf.hpp"
 #include "model/unicode_tables.hpp"
 #include "sci_infer/tokenizer.hpp"
 
@@ -83,4 +89,35 @@ TEST_CASE("o200k pre-tokenizer: case changes split words, merges never cross the
   CHECK(ids.size() == 10);
   CHECK(std::count(ids.begin(), ids.end(), oW) == 0);
   CHECK(o200k.decode(ids) == "HelloWorld");
+}
+
+TEST_CASE("o200k tokenizer matches llama.cpp on a synthetic gpt-oss vocabulary", "[tokenizer][o200k]") {
+  const std::string base = std::string(SCI_INFER_SOURCE_DIR) + "/test/data/ggml-vocab-o200k-synth.gguf";
+  std::ifstream inp(base + ".inp", std::ios::binary), out(base + ".out");
+  REQUIRE(inp.good());
+  REQUIRE(out.good());
+  const std::string raw((std::istreambuf_iterator<char>(inp)), std::istreambuf_iterator<char>());
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> texts;
+  for (size_t pos = 0;;) {
+    const size_t next = raw.find(sep, pos);
+    texts.push_back(raw.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
+    if (next == std::string::npos) break;
+    pos = next + sep.size();
+  }
+  std::vector<std::vector<int32_t>> want;
+  for (std::string line; std::getline(out, line);) {
+    std::istringstream ls(line);
+    want.emplace_back(std::istream_iterator<int32_t>(ls), std::istream_iterator<int32_t>());
+  }
+  REQUIRE(texts.size() == want.size());
+  REQUIRE(texts.size() > 40);
+  auto f = GgufFile::open(base);
+  const TokenizerVocab v = read_tokenizer_vocab(*f);
+  REQUIRE(v.pre == "gpt-4o");
+  const Tokenizer tok(v);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    INFO("input " << i << ": " << texts[i]);
+    CHECK(tok.encode(texts[i], false) == want[i]);
+  }
 }
