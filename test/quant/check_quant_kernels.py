@@ -146,6 +146,26 @@ def main():
             print(f"{'PASS' if good else 'FAIL'} {label}: max|diff| {err.max():.3e}, max |diff|/sum|wx| {rel:.2e}"
                   f" (limit 4e-6); batch/thread invariance checked by the probe")
             ok &= good
+    # ---- the tuned kernels (VNNI Q8_0, fixed-order float panels) and the registry's kernels give
+    #      a part the same bits: the same Q8_0 / F16 rows alone and fused with a Q4_0 part ----
+    for t in ("Q8_0", "F16", "BF16"):
+        own = np.concatenate([random_row_bytes(gguf, t, K, rng) for _ in range(6)])
+        extra = np.concatenate([random_row_bytes(gguf, "Q4_0", K, rng) for _ in range(3)])
+        outs = []
+        for parts, nouts, w in (([t], [6], own), ([t, "Q4_0"], [6, 3], np.concatenate([own, extra]))):
+            w.tofile(p("w.bin"))
+            r = run([a.probe, "gemm", ",".join(parts), ",".join(map(str, nouts)), str(K), str(M), "2", "2",
+                     p("w.bin"), p("x.bin"), p("y.bin")])
+            if r.returncode != 0:
+                print(f"FAIL same-bits {t}: probe exit {r.returncode}: {r.stderr.strip()}")
+                ok = False
+                break
+            outs.append(np.fromfile(p("y.bin"), dtype="<u4").reshape(M, -1)[:, :6])
+        else:
+            same = np.array_equal(outs[0], outs[1])
+            print(f"{'PASS' if same else 'FAIL'} {t} rows: tuned kernel alone and registry kernel in a mixed fused"
+                  f" weight give {'the same' if same else 'DIFFERENT'} bits")
+            ok &= same
     print("RESULT:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 
