@@ -72,7 +72,7 @@ class KokkosQ8Linear final : public Linear {
     for (int p = 0; p < n_parts; ++p)
       for (int64_t r = 0; r < parts[p].n_out; ++r, ++n)
         for (int64_t b = 0; b < n_blocks_; ++b) {
-          const uint8_t* block = parts[p].row(r) + b * 34;
+          const uint8_t* block = parts[p].row(r) + b * ggml_block_bytes(GgmlType::Q8_0);
           uint16_t d;
           std::memcpy(&d, block, 2);
           dh(n, b) = fp16_to_f32(d);
@@ -129,7 +129,7 @@ class KokkosQ8Linear final : public Linear {
 }  // namespace
 
 std::unique_ptr<Linear> make_linear_kokkos(const WeightView* parts, int n_parts, int k_chunks) {
-  if (parts[0].type == GgmlType::Q8_0) return std::make_unique<KokkosQ8Linear>(parts, n_parts, k_chunks);
+  if (all_parts_of_type(parts, n_parts, GgmlType::Q8_0)) return std::make_unique<KokkosQ8Linear>(parts, n_parts, k_chunks);
   return std::make_unique<KokkosLinear>(parts, n_parts, k_chunks);
 }
 

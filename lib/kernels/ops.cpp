@@ -1,5 +1,6 @@
 // Kokkos kernels of the transformer block (see ops.hpp for the reproducibility rules).
 #include "kernels/ops.hpp"
+#include "kernels/quant_blocks.hpp"
 
 #include <omp.h>
 
@@ -50,69 +51,14 @@ void for_each_cell(const char* name, int32_t rows, int32_t cols, const F& f) {
   Kokkos::parallel_for(name, Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {rows, cols}), f);
 }
 
-// IEEE half -> float, by bits, usable in device code (no host intrinsics).
-KOKKOS_INLINE_FUNCTION float half_bits_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112u) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise
-    exp = 113;
-    while ((mant & 0x400u) == 0) {
-      mant <<= 1;
-      --exp;
-    }
-    bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
+// Embedding rows stay in the file's type; one element decodes exactly as ggml dequantizes it
+// (the type registry's block layouts, quant_blocks.hpp).
 KOKKOS_INLINE_FUNCTION float decode_element(const uint8_t* row, GgmlType type, int32_t j) {
-  switch (type) {
-    case GgmlType::F32: {
-      float f;
-      memcpy(&f, row + 4 * j, 4);
-      return f;
-    }
-    case GgmlType::F16: {
-      uint16_t h;
-      memcpy(&h, row + 2 * j, 2);
-      return half_bits_to_float(h);
-    }
-    case GgmlType::BF16: {
-      uint16_t h;
-      memcpy(&h, row + 2 * j, 2);
-      const uint32_t bits = uint32_t(h) << 16;
-      float f;
-      memcpy(&f, &bits, 4);
-      return f;
-    }
-    case GgmlType::Q8_0: {
-      const uint8_t* block = row + (j / 32) * 34;
-      uint16_t d;
-      memcpy(&d, block, 2);
-      return half_bits_to_float(d) * static_cast<float>(static_cast<int8_t>(block[2 + j % 32]));
-    }
-  }
-  return 0.0f;
+  return qblock::dequant_element(type, row, j);
 }
 
 KOKKOS_INLINE_FUNCTION size_t row_bytes_device(GgmlType type, int32_t n) {
-  switch (type) {
-    case GgmlType::F32: return size_t(n) * 4;
-    case GgmlType::F16:
-    case GgmlType::BF16: return size_t(n) * 2;
-    case GgmlType::Q8_0: return size_t(n / 32) * 34;
-  }
-  return 0;
+  return size_t(n / qblock::block_elems(type)) * size_t(qblock::block_bytes(type));
 }
 
 }  // namespace

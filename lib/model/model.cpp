@@ -195,8 +195,9 @@ WeightView WeightView::columns(int64_t k0, int64_t n) const {
                 std::to_string(n_in) + " columns");
   const int64_t block = static_cast<int64_t>(ggml_block_elems(type));
   if (k0 % block != 0 || n % block != 0)
-    throw Error(name + ": a column slice of a " + std::string(ggml_type_name(type)) + " weight must start and end on a " +
-                std::to_string(block) + "-element block");
+    throw Error(name + ": columns [" + std::to_string(k0) + ", " + std::to_string(k0 + n) + ") of its " +
+                std::to_string(n_in) + " cannot be cut from a " + std::string(ggml_type_name(type)) +
+                " weight: a slice must start and end on a " + std::to_string(block) + "-element block");
   WeightView v = *this;
   v.row_stride = stride();
   v.data = data + ggml_row_bytes(type, k0);

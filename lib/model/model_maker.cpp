@@ -117,6 +117,7 @@ uint32_t gguf_file_type(GgmlType t) {
     case GgmlType::F16: return 1;
     case GgmlType::Q8_0: return 7;
     case GgmlType::BF16: return 32;
+    default: break;  // the maker writes no other type (encode_row refuses them)
   }
   return 0;
 }
