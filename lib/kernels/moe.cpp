@@ -92,8 +92,15 @@ MoeWorkspace::MoeWorkspace(int32_t max_tok, int32_t n_expert, int32_t used, int3
   slot_y = mat("moe_slot_y", slots, dim);
 }
 
+int moe_down_chunks(int64_t ffn, GgmlType down_type, int max_chunks) {
+  const int64_t block = static_cast<int64_t>(ggml_block_elems(down_type));
+  int c = max_chunks;
+  while (c > 1 && ffn % (int64_t(c) * block) != 0) c /= 2;
+  return c;
+}
+
 MoeLayerWeights make_moe_layer(const MoeWeightViews& v, int32_t n_expert, int32_t n_used, SwigluOai act,
-                               int tp, int rank, int local_chunks, GemmBackend backend, int n_threads,
+                               int tp, int rank, int max_chunks, GemmBackend backend, int n_threads,
                                WeightArena* arena) {
   const int64_t dim = v.router.n_in;
   if (n_expert <= 0 || n_used <= 0 || n_used > n_expert || n_used > 64)
@@ -107,18 +114,34 @@ MoeLayerWeights make_moe_layer(const MoeWeightViews& v, int32_t n_expert, int32_
   check_shape(v.gate, n_expert * ffn_full, dim);
   check_shape(v.up, n_expert * ffn_full, dim);
   check_shape(v.down, n_expert * dim, ffn_full);
-  if (ffn_full % tp != 0)
-    throw Error(v.down.name + ": the expert FFN width " + std::to_string(ffn_full) + " is not divisible by tp " +
-                std::to_string(tp));
-  const int64_t ffn = ffn_full / tp, ffn0 = ffn * rank;
-  check_k_chunks(v.down.name, ffn, local_chunks);
 
   MoeLayerWeights w;
   w.n_expert = n_expert;
   w.n_used = n_used;
   w.dim = static_cast<int32_t>(dim);
-  w.ffn = static_cast<int32_t>(ffn);
   w.act = act;
+  w.tp = tp;
+  w.rank = rank;
+  w.down_chunks = moe_down_chunks(ffn_full, v.down.type, max_chunks);
+  int64_t ffn = ffn_full, ffn0 = 0;
+  int local_chunks = w.down_chunks;
+  w.expert0 = 0;
+  w.n_local = n_expert;
+  if (tp > 1 && w.down_chunks % tp == 0 && ffn_full % tp == 0) {  // layout rows
+    ffn = ffn_full / tp;
+    ffn0 = ffn * rank;
+    local_chunks = w.down_chunks / tp;
+  } else if (tp > 1 && n_expert % tp == 0) {  // layout experts
+    w.split_experts = true;
+    w.n_local = n_expert / tp;
+    w.expert0 = w.n_local * rank;
+  } else if (tp > 1) {
+    throw Error(v.down.name + ": tp " + std::to_string(tp) + " divides neither the " + std::to_string(w.down_chunks) +
+                " K-chunks of the expert FFN width " + std::to_string(ffn_full) + " (" + ggml_type_name(v.down.type) +
+                ") nor the expert_count " + std::to_string(n_expert));
+  }
+  w.ffn = static_cast<int32_t>(ffn);
+  check_k_chunks(v.down.name, ffn, local_chunks);
   w.router = make_linear(backend, &v.router, 1, n_threads, 1, arena);
   if (v.router_bias.data) {
     check_shape(v.router_bias, 1, n_expert);
@@ -147,11 +170,13 @@ MoeLayerWeights make_moe_layer(const MoeWeightViews& v, int32_t n_expert, int32_
   Kokkos::deep_copy(w.gate_up_bias, gub);
   Kokkos::deep_copy(w.down_bias, db);
 
-  for (int32_t e = 0; e < n_expert; ++e) {
+  w.gate_up.resize(size_t(n_expert));
+  w.down.resize(size_t(n_expert));
+  for (int32_t e = w.expert0; e < w.expert0 + w.n_local; ++e) {
     const WeightView gu[2] = {v.gate.rows(e * ffn_full + ffn0, ffn), v.up.rows(e * ffn_full + ffn0, ffn)};
-    w.gate_up.push_back(make_linear(backend, gu, 2, n_threads, 1, arena));
+    w.gate_up[size_t(e)] = make_linear(backend, gu, 2, n_threads, 1, arena);
     const WeightView d = v.down.rows(int64_t(e) * dim, dim).columns(ffn0, ffn);
-    w.down.push_back(make_linear(backend, &d, 1, n_threads, local_chunks, arena));
+    w.down[size_t(e)] = make_linear(backend, &d, 1, n_threads, local_chunks, arena);
   }
   return w;
 }
@@ -243,15 +268,18 @@ void moe_experts(const MoeLayerWeights& w, const Matrix& x, int32_t n, MoeWorksp
   for_each_cell("sci_infer::moe_gather", slots, dim, KOKKOS_LAMBDA(const int32_t r, const int32_t j) {
     xg(r, j) = x(ord(r) / used, j);
   });
-  for (int32_t e = 0; e < w.n_expert; ++e)
-    run_linear(*w.gate_up[size_t(e)], xg, ws.offsets[size_t(e)], ws.offsets[size_t(e) + 1] - ws.offsets[size_t(e)], gu);
+  // Layout experts: only this rank's experts are computed; the other grouped rows keep whatever
+  // the buffers held and are never read (their slots come from their owners).
+  auto rows_of = [&](int32_t e) { return ws.offsets[size_t(e) + 1] - ws.offsets[size_t(e)]; };
+  for (int32_t e = w.expert0; e < w.expert0 + w.n_local; ++e)
+    run_linear(*w.gate_up[size_t(e)], xg, ws.offsets[size_t(e)], rows_of(e), gu);
   Kokkos::fence();
   for_each_cell("sci_infer::moe_gate_up_bias", slots, 2 * ffn, KOKKOS_LAMBDA(const int32_t r, const int32_t j) {
     gu(r, j) += gub(rexp(r), j);
   });
   swiglu_oai(gu, ffn, slots, w.act, act);
-  for (int32_t e = 0; e < w.n_expert; ++e)
-    run_linear(*w.down[size_t(e)], act, ws.offsets[size_t(e)], ws.offsets[size_t(e) + 1] - ws.offsets[size_t(e)], yg);
+  for (int32_t e = w.expert0; e < w.expert0 + w.n_local; ++e)
+    run_linear(*w.down[size_t(e)], act, ws.offsets[size_t(e)], rows_of(e), yg);
   Kokkos::fence();
   for_each_cell("sci_infer::moe_scatter", slots, dim, KOKKOS_LAMBDA(const int32_t r, const int32_t j) {
     slot_y(ord(r), j) = yg(r, j);
@@ -271,14 +299,32 @@ void moe_combine(const MoeLayerWeights& w, int32_t n, const MoeWorkspace& ws, co
   });
 }
 
+void moe_exchange(const MoeLayerWeights& w, int32_t n, MoeWorkspace& ws, const MoeExchange& ex) {
+  if (w.tp == 1 || n == 0) return;
+  const int64_t slots = int64_t(n) * w.n_used, ld = static_cast<int64_t>(ws.slot_y.extent(1));
+  Kokkos::fence();
+  auto host = Kokkos::create_mirror_view(ws.slot_y);
+  Kokkos::deep_copy(host, ws.slot_y);
+  if (w.split_experts) {
+    auto ids = Kokkos::create_mirror_view(ws.ids);
+    Kokkos::deep_copy(ids, ws.ids);
+    std::vector<int> owner(static_cast<size_t>(slots));
+    for (int32_t t = 0; t < n; ++t)
+      for (int32_t k = 0; k < w.n_used; ++k) owner[size_t(t) * w.n_used + k] = w.owner(ids(t, k));
+    if (!ex.share_rows) throw Error("moe_exchange: expert-sharded layer without share_rows");
+    ex.share_rows(host.data(), slots, w.dim, ld, owner);
+  } else {
+    if (!ex.sum_partials) throw Error("moe_exchange: row-split layer without sum_partials");
+    ex.sum_partials(host.data(), slots, w.dim, ld);
+  }
+  Kokkos::deep_copy(ws.slot_y, host);
+}
+
 void moe_ffn(const MoeLayerWeights& w, const Matrix& x, int32_t n, MoeWorkspace& ws, const Matrix& out,
-             const std::function<void(const Matrix&, int32_t)>& sum_partials) {
+             const MoeExchange& ex) {
   moe_route(w, x, n, ws);
   moe_experts(w, x, n, ws);
-  if (sum_partials) {
-    Kokkos::fence();
-    sum_partials(ws.slot_y, n * w.n_used);
-  }
+  moe_exchange(w, n, ws, ex);
   moe_combine(w, n, ws, out);
 }
 

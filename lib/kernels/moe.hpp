@@ -17,14 +17,19 @@
 // a counting sort on the host), but a Linear never lets rows interact (linear.hpp), so a row's
 // output does not depend on which other rows share its group, their number or their order.
 //
-// Tensor parallelism (the dense FFN's split, per expert): rank r of tp holds rows
-// [r*ffn/tp, +ffn/tp) of every expert's gate and up (and of their biases) and the same K columns
-// of every expert's down, with reduction_chunks/tp K-chunks. The per-slot down outputs are
-// partial subtree roots; the caller sums them across the group (TensorComm::sum_partials, the
-// upper levels of the same pairwise tree) BEFORE moe_combine adds the down bias and weights
-// them, so every tp gives the bits of tp = 1. Routing is replicated (every rank computes the
-// same logits from the same residual stream). Shapes: tp and reduction_chunks must divide the
-// expert FFN width (expert_feed_forward_length), reduction_chunks a power of two.
+// Tensor parallelism, two layouts with the bits of tp = 1 (make_moe_layer picks one):
+//  * rows (the dense FFN's split, per expert): rank r of tp holds rows [r*ffn/tp, +ffn/tp) of
+//    every expert's gate and up (and their biases) and the same K columns of every expert's down,
+//    with chunks/tp of the down's K-chunks. The per-slot down outputs are partial subtree roots;
+//    the group sums them (TensorComm::sum_partials: the upper levels of the same pairwise tree)
+//    BEFORE moe_combine adds the down bias and the weights. Needs tp | chunks.
+//  * experts (when tp does not divide the chunks, e.g. MXFP4 experts of width 2880: 32-value
+//    blocks leave 2 chunks): rank r holds whole experts [r*E/tp, +E/tp), computes the slots that
+//    chose them with all chunks, and the group copies each slot row from its owner
+//    (TensorComm::share_rows). Needs tp | n_expert.
+// chunks, the down projection's K-chunk count, depends on the shape only: the largest power of
+// two <= max_chunks such that every chunk is whole blocks of the down's type. Routing is
+// replicated (every rank computes the same logits from the same residual stream).
 #include <functional>
 #include <memory>
 #include <vector>
@@ -45,12 +50,17 @@ struct SwigluOai {
 // One layer's experts as this rank holds them.
 struct MoeLayerWeights {
   int32_t n_expert = 0, n_used = 0, dim = 0;
-  int32_t ffn = 0;                                 // this rank's rows of each expert (full / tp)
+  int32_t ffn = 0;                                 // this rank's rows of each expert it holds
+  int tp = 1, rank = 0;
+  bool split_experts = false;                      // layout "experts" (else "rows")
+  int32_t expert0 = 0, n_local = 0;                // the experts this rank computes
+  int down_chunks = 1;                             // K-chunks of the whole down projection
   SwigluOai act;
   std::unique_ptr<Linear> router;                  // [n_expert, dim], replicated on every rank
   Vector router_bias;                              // [n_expert]; extent 0: no bias
-  std::vector<std::unique_ptr<Linear>> gate_up;    // per expert [2*ffn, dim]: gate rows, then up rows
-  std::vector<std::unique_ptr<Linear>> down;       // per expert [dim, ffn] (K-chunked for tp)
+  std::vector<std::unique_ptr<Linear>> gate_up;    // per expert [2*ffn, dim]: gate rows, then up rows (null: not held)
+  std::vector<std::unique_ptr<Linear>> down;       // per expert [dim, ffn] (K-chunked)
+  int owner(int32_t expert) const { return split_experts ? expert / n_local : rank; }
   Matrix gate_up_bias;                             // [n_expert][2*ffn] (gate part, then up part)
   Matrix down_bias;                                // [n_expert][dim]
 };
@@ -65,11 +75,14 @@ struct MoeWeightViews {
   WeightView gate_bias, up_bias, down_bias;
 };
 
-// Builds this rank's MoeLayerWeights: expert e's gate/up rows [e*ffn_full + ffn0, +ffn) stacked
-// into one Linear, its down columns [ffn0, +ffn) with local_chunks K-chunks. Throws
-// sci_infer::Error naming the tensor when a shape does not fit or tp does not divide ffn_full.
+// The down projection's K-chunk count for experts of width ffn stored as `down_type`.
+int moe_down_chunks(int64_t ffn, GgmlType down_type, int max_chunks);
+
+// Builds this rank's MoeLayerWeights in the layout above (gate and up of one expert stacked into
+// one Linear). Throws sci_infer::Error naming the tensor and the widths when a shape does not
+// fit or neither layout works for this tp.
 MoeLayerWeights make_moe_layer(const MoeWeightViews& v, int32_t n_expert, int32_t n_used, SwigluOai act,
-                               int tp, int rank, int local_chunks, GemmBackend backend, int n_threads,
+                               int tp, int rank, int max_chunks, GemmBackend backend, int n_threads,
                                WeightArena* arena = nullptr);
 
 // Buffers of one forward pass for up to max_tokens rows (shared by every MoE layer).
@@ -99,15 +112,25 @@ void swiglu_oai(const Matrix& gate_up, int32_t ffn, int32_t n, SwigluOai p, cons
 // Router logits and top-k/softmax into ws.logits / ws.ids / ws.weights.
 void moe_route(const MoeLayerWeights& w, const Matrix& x, int32_t n, MoeWorkspace& ws);
 
-// Groups the rows per expert and runs the expert FFNs; fills ws.slot_y (down bias NOT added:
-// under tp these are partial sums the caller combines first).
+// Groups the rows per expert and runs the expert FFNs this rank holds; fills ws.slot_y (down
+// bias NOT added: under tp these are partial sums or rows of other ranks, see MoeExchange).
 void moe_experts(const MoeLayerWeights& w, const Matrix& x, int32_t n, MoeWorkspace& ws);
 
 // out[t] = sum_k weights[t][k] * (slot_y[t*n_used + k] + down_bias[ids[t][k]]), slots in order.
 void moe_combine(const MoeLayerWeights& w, int32_t n, const MoeWorkspace& ws, const Matrix& out);
 
-// The whole branch. sum_partials(y, rows) combines ws.slot_y across the tp group (no-op at tp 1).
+// How the tp group completes ws.slot_y (host buffers, TensorComm's signatures). Unused at tp 1.
+struct MoeExchange {
+  std::function<void(float* y, int64_t rows, int64_t cols, int64_t ld)> sum_partials;  // layout rows
+  std::function<void(float* y, int64_t rows, int64_t cols, int64_t ld, const std::vector<int>& owner)>
+      share_rows;  // layout experts
+};
+
+// Completes ws.slot_y across the group (after moe_experts, before moe_combine).
+void moe_exchange(const MoeLayerWeights& w, int32_t n, MoeWorkspace& ws, const MoeExchange& ex);
+
+// The whole branch: route, experts, exchange (tp > 1), combine.
 void moe_ffn(const MoeLayerWeights& w, const Matrix& x, int32_t n, MoeWorkspace& ws, const Matrix& out,
-             const std::function<void(const Matrix&, int32_t)>& sum_partials = {});
+             const MoeExchange& ex = {});
 
 }  // namespace sci_infer
