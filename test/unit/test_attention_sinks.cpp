@@ -75,7 +75,9 @@ std::vector<float> run(const Case& c, const std::vector<float>& qkv_host, const 
   auto hs = Kokkos::create_mirror_view(sinks);
   for (size_t h = 0; h < sinks_host.size(); ++h) hs(h) = sinks_host[h];
   Kokkos::deep_copy(sinks, hs);
-  attention(qkv, c.n_heads, c.n_kv, c.hd, 0, st, cache, out, sinks);
+  AttentionRecipe recipe;
+  recipe.sinks = sinks;
+  attention(qkv, c.n_heads, c.n_kv, c.hd, 0, st, cache, out, recipe);
   Kokkos::fence();
   auto ho = Kokkos::create_mirror_view(out);
   Kokkos::deep_copy(ho, out);
