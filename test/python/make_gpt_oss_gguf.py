@@ -3,7 +3,7 @@
 (its key names, tensor names and MXFP4 quantizer), independent of sci_infer's model maker.
 
     PYTHONPATH=$PEER/llama.cpp/gguf-py make_gpt_oss_gguf.py --out m.gguf \
-        [--experts f32|f16|mxfp4] [--seed 1] [--vocab-only]
+        [--experts f32|f16|mxfp4] [--expert-ffn 128] [--seed 1] [--vocab-only]
 
 Shape (deliberately unusual): dim 64, 4 query heads and 2 KV heads of head_dim 24 (so
 head_dim != dim / n_head), 2 layers (layer 0 sliding window of 8, layer 1 full), 4 experts of
@@ -79,9 +79,11 @@ def main():
     ap.add_argument("--experts", default="f32", choices=["f32", "f16", "mxfp4"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--vocab-only", action="store_true")
+    ap.add_argument("--expert-ffn", type=int, default=CFG["ffn_exp"],
+                    help="expert width (64 with MXFP4 leaves 2 K-chunks: tp 4 then shards whole experts)")
     ap.add_argument("--peer", default=os.environ.get("PEER_DIR", "/tmp/peer") + "/llama.cpp")
     a = ap.parse_args()
-    c = CFG
+    c = dict(CFG, ffn_exp=a.expert_ffn)
     rng = np.random.default_rng(a.seed)
 
     specials = ["<|endoftext|>", "<|return|>"]
