@@ -79,6 +79,10 @@ def main():
     ap.add_argument("--experts", default="f32", choices=["f32", "f16", "mxfp4"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--vocab-only", action="store_true")
+    ap.add_argument("--gate-up-scale", type=float, default=0.8,
+                    help="std of the gate/up expert weights (0.8: the SwiGLU clamps are reached)")
+    ap.add_argument("--dequantized-out", help="also write the same model with the experts dequantized to F32 "
+                    "(llama.cpp's own dequantization): the reference for a quantized model")
     ap.add_argument("--expert-ffn", type=int, default=CFG["ffn_exp"],
                     help="expert width (64 with MXFP4 leaves 2 K-chunks: tp 4 then shards whole experts)")
     ap.add_argument("--peer", default=os.environ.get("PEER_DIR", "/tmp/peer") + "/llama.cpp")
@@ -93,7 +97,14 @@ def main():
     ttypes = [1] * (len(tokens) - len(specials)) + [3] * len(specials)
     assert len(tokens) == c["n_vocab"], len(tokens)
 
-    w = gguf.GGUFWriter(a.out, "gpt-oss")
+    class Both:  # every call to both files (the second one, if any, gets F32 experts)
+        def __init__(self, paths):
+            self.ws = [gguf.GGUFWriter(p, "gpt-oss") for p in paths]
+
+        def __getattr__(self, name):
+            return lambda *args, **kw: [getattr(x, name)(*args, **kw) for x in self.ws]
+
+    w = Both([a.out] + ([a.dequantized_out] if a.dequantized_out else []))
     w.add_name(f"pyrand-gpt-oss-{a.experts}")
     w.add_context_length(c["ctx"])
     w.add_embedding_length(c["dim"])
@@ -137,7 +148,9 @@ def main():
 
     def add_expert(name, x):
         q = gguf.quants.quantize(x, expert_type)
-        w.add_tensor(name, q, raw_dtype=expert_type)  # the shape follows from the bytes
+        w.ws[0].add_tensor(name, q, raw_dtype=expert_type)  # the shape follows from the bytes
+        if len(w.ws) > 1:
+            w.ws[1].add_tensor(name, gguf.quants.dequantize(q, expert_type).astype(np.float32).reshape(x.shape))
 
     # numpy shapes are (..., rows, K); GGUF ne is the reverse.
     w.add_tensor("token_embd.weight", rand(c["n_vocab"], D, scale=1.0))
@@ -157,9 +170,9 @@ def main():
         w.add_tensor(p + "ffn_gate_inp.weight", rand(E, D, scale=0.5))
         w.add_tensor(p + "ffn_gate_inp.bias", rand(E, scale=0.2))
         # Gate/up large enough that the SwiGLU clamps (|x| > 7) are reached.
-        add_expert(p + "ffn_gate_exps.weight", rand(E, F, D, scale=0.8))
+        add_expert(p + "ffn_gate_exps.weight", rand(E, F, D, scale=a.gate_up_scale))
         w.add_tensor(p + "ffn_gate_exps.bias", rand(E, F, scale=0.5))
-        add_expert(p + "ffn_up_exps.weight", rand(E, F, D, scale=0.8))
+        add_expert(p + "ffn_up_exps.weight", rand(E, F, D, scale=a.gate_up_scale))
         w.add_tensor(p + "ffn_up_exps.bias", rand(E, F, scale=0.5))
         add_expert(p + "ffn_down_exps.weight", rand(E, D, F, scale=0.1))
         w.add_tensor(p + "ffn_down_exps.bias", rand(E, D, scale=0.1))
