@@ -28,11 +28,11 @@ function(sci_infer_moe_compare name fixture)
   set_tests_properties(moe_llamacpp_gpt_oss_${name} PROPERTIES FIXTURES_REQUIRED moe_${fixture}
                        LABELS "moe;arch;numerics;peer" TIMEOUT 180 SKIP_RETURN_CODE 77)
 endfunction()
-# F32: measured 1.4e-4 (large gate/up weights drive the SwiGLU clamps; logits up to 17).
+# F32: measured 7.9e-5 (large gate/up weights drive the SwiGLU clamps; logits up to 17).
 sci_infer_moe_compare(f32 f32 --atol 1e-3 --model ${_moe_work}/f32.gguf)
 # F16 experts: llama.cpp's CPU matmul rounds the activations to F16 for F16 weights, the engine
-# keeps them F32: measured 1.5e-2 on these logits (|max| 17). Limit 3e-2.
-sci_infer_moe_compare(f16 f16 --atol 3e-2 --model ${_moe_work}/f16.gguf)
+# keeps them F32 (not verified by emulation): measured 2.8e-2 on these logits (|max| 16). Limit 5e-2.
+sci_infer_moe_compare(f16 f16 --atol 5e-2 --model ${_moe_work}/f16.gguf)
 # MXFP4 experts (Q8_0 activations, as llama.cpp): against llama.cpp's own MXFP4 run (cosine
 # 0.99992, argmax 44/44 measured) and against its F32 run of the dequantized experts (cosine
 # 0.9984 measured; llama.cpp's own MXFP4 run scores 0.9985 there: the tiny model's quantization
