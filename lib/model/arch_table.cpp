@@ -180,7 +180,6 @@ std::vector<ArchDesc> make_tables() {
     r.swa_pattern_default = 2;
     r.swa_required = true;
     r.attn_sinks = true;
-    r.tied_output_allowed = false;
     t.push_back(a);
   }
   return t;
