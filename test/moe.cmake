@@ -3,6 +3,8 @@
 # maker is trusted: logits at every position of a 44-token sequence vs llama.cpp (F32 KV cache,
 # flash attention off), and tensor parallelism 1/2/4 bit for bit (tp_layout_check).
 #   ctest -L moe
+# (test/*.cmake are included in name order: tp.cmake, which defines these too, comes later.)
+find_program(SCI_INFER_MPIEXEC NAMES mpiexec.mpich mpiexec REQUIRED)
 set(_moe_work ${CMAKE_CURRENT_BINARY_DIR}/moe)
 file(MAKE_DIRECTORY ${_moe_work})
 set(_moe_gate bash ${CMAKE_CURRENT_SOURCE_DIR}/peer/peer_gate.sh ${SCI_INFER_PEER_DIR})
