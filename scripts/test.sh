@@ -12,6 +12,10 @@ export PEER_DIR=${PEER_DIR:-/tmp/peer}
 if ! bash scripts/peer_setup.sh; then
   echo "[test] *** llama.cpp peer setup FAILED: the llama.cpp comparisons will be skipped (fail with CI=true) ***"
 fi
+# llama.cpp's llama-quantize (the K-quant test models), built once into a cache (minutes, the first time).
+if ! bash scripts/peer_quantize_setup.sh >/dev/null; then
+  echo "[test] *** llama-quantize build FAILED: the K-quant model tests will be skipped (fail with CI=true) ***"
+fi
 rc=0
 # The second configuration first, so that the main suite's summary closes the output.
 SECOND_CONFIG_SKIP_FILE=$(mktemp)

@@ -163,13 +163,17 @@ Runner add_make_model(CLI::App& app) {
   auto ctx = app.add_option("--context", a->spec.context);
   auto theta = app.add_option("--rope-theta", a->spec.rope_theta);
   auto eps = app.add_option("--eps", a->spec.norm_eps);
-  app.add_option("--arch", a->arch, "llama, qwen2, qwen3, gemma2 or gemma3 (llama.cpp's GGUF conventions)");
+  app.add_option("--arch", a->arch, "llama, qwen2, qwen3, gemma2, gemma3 or gpt-oss (llama.cpp's GGUF conventions)");
+  auto experts = app.add_option("--experts", a->spec.n_expert, "gpt-oss: expert_count (default 4)");
+  auto used = app.add_option("--experts-used", a->spec.n_expert_used, "gpt-oss: expert_used_count (default 2)");
+  auto eff = app.add_option("--expert-ffn", a->spec.expert_ffn, "gpt-oss: expert_feed_forward_length (default --ffn)");
   auto head_dim = app.add_option("--head-dim", a->spec.head_dim, "Head dimension (default dim / heads)");
   app.add_option("--rope-scaling", a->rope_scaling, "none, linear, yarn or llama3 (Llama 3.1 rope_freqs.weight)");
   auto factor = app.add_option("--rope-factor", a->spec.rope_factor, "RoPE scaling factor (default 8)");
   auto orig = app.add_option("--rope-orig-context", a->spec.rope_orig_context,
                              "Original context of the scaling (default context / 4)");
-  auto window = app.add_option("--sliding-window", a->spec.sliding_window, "Gemma: attention.sliding_window");
+  auto window = app.add_option("--sliding-window", a->spec.sliding_window,
+                               "Gemma, gpt-oss: attention.sliding_window (gpt-oss default 128)");
   auto acap = app.add_option("--attn-softcap", a->spec.attn_softcap, "gemma2: attn_logit_softcapping (default 50)");
   auto fcap = app.add_option("--final-softcap", a->spec.final_softcap,
                              "Gemma: final_logit_softcapping (default 30; gemma3: 0 = none)");
@@ -190,6 +194,9 @@ Runner add_make_model(CLI::App& app) {
     if (*factor) s.rope_factor = a->spec.rope_factor;
     if (*orig) s.rope_orig_context = a->spec.rope_orig_context;
     if (*window) s.sliding_window = a->spec.sliding_window;
+    if (*experts) s.n_expert = a->spec.n_expert;
+    if (*used) s.n_expert_used = a->spec.n_expert_used;
+    if (*eff) s.expert_ffn = a->spec.expert_ffn;
     if (*acap) s.attn_softcap = a->spec.attn_softcap;
     if (*fcap) s.final_softcap = a->spec.final_softcap;
     if (s.arch == "gemma3" && !*fcap) s.final_softcap = 0.0f;

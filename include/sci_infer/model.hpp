@@ -58,6 +58,11 @@ struct ModelConfig {
   float embed_scale = 0.0f;       // 0: none; else token embeddings are multiplied by it
   float attn_q_scale = 0.0f;      // 0: 1/sqrt(head_dim) in the softmax; else Q is scaled by it first
   bool gelu = false;              // GeGLU (tanh GELU) instead of SwiGLU
+  // Mixture of experts (gpt-oss): 0 experts for a dense FFN.
+  int32_t n_expert = 0, n_expert_used = 0;
+  int32_t expert_ffn = 0;         // expert_feed_forward_length
+  float swiglu_alpha = 1.702f, swiglu_limit = 7.0f;  // the clamped SwiGLU (llama.cpp's constants)
+  bool attn_sinks = false;        // a learned per-head logit joins every attention softmax
 };
 
 // A weight as found in the file: N rows (outputs) of K elements of `type`, row-major.

@@ -24,7 +24,7 @@ struct ModelSpec {
   uint64_t seed = 1234;
   std::string name = "sci_infer-test";
   // ---- Architecture (lib/model/architecture.hpp) and its options, in llama.cpp's conventions ----
-  std::string arch = "llama";  // llama, qwen2, qwen3, gemma2, gemma3
+  std::string arch = "llama";  // llama, qwen2, qwen3, gemma2, gemma3, gpt-oss
   uint32_t head_dim = 0;       // 0: dim / n_heads; else written as attention.key_length/value_length
   // RoPE scaling: none; linear or yarn (rope.scaling.type/factor/original_context_length);
   // llama3 (Llama 3.1/3.2: rope_freqs.weight computed as convert_hf_to_gguf.py does).
@@ -35,6 +35,9 @@ struct ModelSpec {
   uint32_t sliding_window = 0;             // gemma2/gemma3: attention.sliding_window (0: arch default)
   float attn_softcap = 50.0f, final_softcap = 30.0f;  // gemma2 (gemma3: final only, 0 = none)
   float rope_theta_swa = 10000.0f;         // gemma3 local layers
+  // gpt-oss: expert_count, expert_used_count, expert_feed_forward_length (0: ffn_dim); the
+  // sliding window (default 128) is on even layers; output.weight is always written.
+  uint32_t n_expert = 4, n_expert_used = 2, expert_ffn = 0;
 };
 
 // Parse a preset name ("tiny" ~1M, "15m", "100m") into a spec; throws sci_infer::Error.

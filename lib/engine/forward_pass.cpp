@@ -38,6 +38,9 @@ ForwardPass::ForwardPass(const ModelConfig& c, const ShardLayout& s, TensorComm&
   rope_cs_ = mat("rope_cos_sin", c.head_dim);
   for (uint8_t swa : c.swa_layers) any_swa_ |= swa != 0;
   if (any_swa_) rope_cs_swa_ = mat("rope_cos_sin_swa", c.head_dim);
+  if (c.n_expert > 0)
+    moe_ws_ = MoeWorkspace(max_tokens, c.n_expert, c.n_expert_used, c.dim,
+                           c.expert_ffn);  // an upper bound of every layout's rows per expert
   st_.token = IntVector("step_token", max_tokens);
   st_.emb_row = IntVector("step_emb_row", max_tokens);
   st_.seq_slot = IntVector("step_seq_slot", max_tokens);
@@ -179,6 +182,7 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
     ar.softcap = c_.attn_softcap;
     ar.window = swa ? c_.sliding_window : 0;
     ar.neox = neox;
+    ar.sinks = lw.attn_sinks;
     kv_store(qkv_, q_dim_, q_dim_ + kv_dim_, kv_dim_, l, st_, cache);
     attention(qkv_, s_.n_q_heads, s_.n_kv_heads, c_.head_dim, l, st_, cache, att_, ar);
     linear(*lw.wo, att_, n, tmp_);
@@ -191,6 +195,16 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
       add_rows(x_, tmp_, n);
     }
     rms_norm(x_, lw.ffn_norm, c_.norm_eps, n, h_);
+    if (lw.moe) {  // gpt-oss: x += moe(norm(x)), no post-FFN norm
+      MoeExchange ex;
+      ex.sum_partials = [&](float* y, int64_t rows, int64_t cols, int64_t ld) { comm_.sum_partials(y, rows, cols, ld); };
+      ex.share_rows = [&](float* y, int64_t rows, int64_t cols, int64_t ld, const std::vector<int>& owner) {
+        comm_.share_rows(y, rows, cols, ld, owner);
+      };
+      moe_ffn(*lw.moe, h_, n, moe_ws_, tmp_, ex);
+      add_rows(x_, tmp_, n);
+      continue;
+    }
     linear(*lw.gate_up, h_, n, gate_up_);
     if (lw.gate_up_bias.extent(0)) add_bias(gate_up_, 0, lw.gate_up_bias, n);
     if (c_.gelu) {

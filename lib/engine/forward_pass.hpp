@@ -44,6 +44,7 @@ class ForwardPass {
   std::vector<int32_t> vocab_counts_;  // vocabulary rows of each rank
   std::vector<int> row_owner_;
   ByteVector emb_rows_;  // this step's embedding-table rows, one per token
+  MoeWorkspace moe_ws_;  // gpt-oss layers
   Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_, rope_cs_, rope_cs_swa_;
   StepTokens st_;
   IntVector logit_rows_, hidden_rows_;

@@ -91,11 +91,18 @@ void ModelWeights::copy_embedding_row(int32_t id, uint8_t* dst) const {
 
 size_t ModelWeights::bytes() const {
   size_t b = token_embd_bytes_held + output_norm.span() * 4 + (output ? output->bytes() : 0);
-  for (const auto& l : layers)
+  for (const auto& l : layers) {
     b += (l.attn_norm.span() + l.ffn_norm.span() + l.qkv_bias.span() + l.wo_bias.span() + l.gate_up_bias.span() +
           l.down_bias.span() + l.q_norm.span() + l.k_norm.span() + l.post_attn_norm.span() + l.post_ffn_norm.span()) *
              4 +
-         l.qkv->bytes() + l.wo->bytes() + l.gate_up->bytes() + l.down->bytes();
+         l.qkv->bytes() + l.wo->bytes() + (l.gate_up ? l.gate_up->bytes() + l.down->bytes() : 0);
+    if (l.moe) {
+      b += l.moe->router->bytes() + l.attn_sinks.span() * 4 +
+           (l.moe->gate_up_bias.span() + l.moe->down_bias.span() + l.moe->router_bias.span()) * 4;
+      for (size_t e = 0; e < l.moe->gate_up.size(); ++e)
+        if (l.moe->gate_up[e]) b += l.moe->gate_up[e]->bytes() + l.moe->down[e]->bytes();
+    }
+  }
   return b;
 }
 
@@ -152,11 +159,31 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
     auto vec = [&](Role r) { return has(r) ? upload_vector(role(r)) : Vector(); };
     LayerWeights l;
     l.attn_norm = upload_vector(role(Role::AttnNorm));
-    l.ffn_norm = upload_vector(role(Role::FfnNorm));
     l.qkv = pack({role(Role::AttnQ), role(Role::AttnK), role(Role::AttnV)});
     l.wo = pack({role(Role::AttnOut)}, row_chunks);
-    l.gate_up = pack({role(Role::FfnGate), role(Role::FfnUp)});
-    l.down = pack({role(Role::FfnDown)}, row_chunks);
+    if (c.n_expert > 0) {
+      // gpt-oss: post_attention_norm is the norm in front of the MoE FFN (llama.cpp openai-moe).
+      l.ffn_norm = upload_vector(role(Role::AttnPostNorm));
+      // The 3-D expert tensors [n_expert][rows][K] as 2-D views of n_expert * rows rows.
+      auto flat = [&](Role r) {
+        WeightView v = model.weight(role_tensor_name(r, i));
+        const auto& ne = model.file().tensor(v.name).ne;
+        if (ne.size() == 3) v.n_out = static_cast<int64_t>(ne[1] * ne[2]);
+        return v;
+      };
+      const MoeWeightViews mv{flat(Role::FfnGateInp),     flat(Role::FfnGateInpBias), flat(Role::FfnGateExps),
+                              flat(Role::FfnUpExps),      flat(Role::FfnDownExps),    flat(Role::FfnGateExpsBias),
+                              flat(Role::FfnUpExpsBias),  flat(Role::FfnDownExpsBias)};
+      l.moe = std::make_unique<MoeLayerWeights>(
+          make_moe_layer(mv, c.n_expert, c.n_expert_used, SwigluOai{c.swiglu_alpha, c.swiglu_limit}, s.tp, s.rank,
+                         reduction == Reduction::Deterministic ? kReductionChunks : 1, backend, n_threads, arena));
+      for (const WeightView& p : {mv.gate, mv.up, mv.down}) release(p);
+    } else {
+      l.ffn_norm = upload_vector(role(Role::FfnNorm));
+      l.gate_up = pack({role(Role::FfnGate), role(Role::FfnUp)});
+      l.down = pack({role(Role::FfnDown)}, row_chunks);
+    }
+    if (c.attn_sinks) l.attn_sinks = upload_vector(role(Role::AttnSinks));
     // Biases: the Q|K|V and gate|up ones stacked like their fused GEMM's output columns; a
     // missing part of a stack (e.g. no K bias) is zeros, so the stack stays aligned.
     auto stacked = [&](const char* label, std::vector<std::pair<Role, int64_t>> parts) {
@@ -181,12 +208,12 @@ ModelWeights ModelWeights::load(const Model& model, GemmBackend backend, int n_t
     };
     const int64_t q_dim = s.q_dim(c.head_dim), kv_dim = s.kv_dim(c.head_dim);
     l.qkv_bias = stacked("qkv_bias", {{Role::AttnQBias, q_dim}, {Role::AttnKBias, kv_dim}, {Role::AttnVBias, kv_dim}});
-    l.gate_up_bias = stacked("gate_up_bias", {{Role::FfnGateBias, s.n_ffn}, {Role::FfnUpBias, s.n_ffn}});
+    if (!l.moe) l.gate_up_bias = stacked("gate_up_bias", {{Role::FfnGateBias, s.n_ffn}, {Role::FfnUpBias, s.n_ffn}});
     l.wo_bias = vec(Role::AttnOutBias);
     l.down_bias = vec(Role::FfnDownBias);
     l.q_norm = vec(Role::AttnQNorm);
     l.k_norm = vec(Role::AttnKNorm);
-    l.post_attn_norm = vec(Role::AttnPostNorm);
+    if (!l.moe) l.post_attn_norm = vec(Role::AttnPostNorm);  // gpt-oss's is its ffn_norm
     l.post_ffn_norm = vec(Role::FfnPostNorm);
     w.layers.push_back(std::move(l));
   }

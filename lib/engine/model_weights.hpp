@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/linear.hpp"
+#include "kernels/moe.hpp"
 #include "kernels/ops.hpp"
 #include "model/shard_layout.hpp"
 #include "parallel/tensor_comm.hpp"
@@ -19,6 +20,8 @@ struct LayerWeights {
   std::unique_ptr<Linear> qkv, wo, gate_up, down;
   Vector qkv_bias, wo_bias, gate_up_bias, down_bias;  // this rank's slices, stacked like the GEMM outputs
   Vector q_norm, k_norm, post_attn_norm, post_ffn_norm;
+  Vector attn_sinks;                   // this rank's heads (gpt-oss)
+  std::unique_ptr<MoeLayerWeights> moe;  // MoE FFN instead of gate_up/down (ffn_norm before it)
 };
 
 // One RoPE table's frequencies: the angle of pair i at position p is p * inv_freq[i], and cos/sin

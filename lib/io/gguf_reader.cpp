@@ -61,10 +61,11 @@ bool is_float(GgufValueType t) { return t == GgufValueType::FLOAT32 || t == Gguf
 // Names of ggml types we do not support, so the error says what the file actually holds.
 const char* unsupported_ggml_type_name(uint32_t t) {
   switch (t) {
-    case 2: return "Q4_0"; case 3: return "Q4_1"; case 6: return "Q5_0"; case 7: return "Q5_1";
-    case 9: return "Q8_1"; case 10: return "Q2_K"; case 11: return "Q3_K"; case 12: return "Q4_K";
-    case 13: return "Q5_K"; case 14: return "Q6_K"; case 15: return "Q8_K"; case 24: return "I8";
-    case 25: return "I16"; case 26: return "I32"; case 27: return "I64"; case 28: return "F64";
+    case 9: return "Q8_1"; case 10: return "Q2_K"; case 11: return "Q3_K"; case 15: return "Q8_K";
+    case 16: return "IQ2_XXS"; case 17: return "IQ2_XS"; case 18: return "IQ3_XXS"; case 19: return "IQ1_S";
+    case 20: return "IQ4_NL"; case 21: return "IQ3_S"; case 22: return "IQ2_S"; case 23: return "IQ4_XS";
+    case 24: return "I8"; case 25: return "I16"; case 26: return "I32"; case 27: return "I64";
+    case 28: return "F64"; case 29: return "IQ1_M"; case 34: return "TQ1_0"; case 35: return "TQ2_0";
     default: return nullptr;
   }
 }
@@ -369,7 +370,7 @@ class GgufParser {
       const char* known = unsupported_ggml_type_name(raw);
       fail("tensor '" + t.name + "' has unsupported type " + std::to_string(raw) +
            (known ? std::string(" (") + known + ")" : std::string()) +
-           "; supported: F32, F16, Q8_0, BF16");
+           "; supported: " + ggml_supported_type_names());
     }
     t.type = static_cast<GgmlType>(raw);
     if (t.ne[0] % ggml_block_elems(t.type) != 0) {

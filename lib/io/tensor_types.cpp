@@ -9,6 +9,8 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/quant_blocks.hpp"
+#include "kernels/quant_registry.hpp"
 #include "sci_infer/error.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -31,8 +33,8 @@ float bits_float(uint32_t u) {
   return f;
 }
 
-constexpr size_t kQ8BlockElems = 32;
-constexpr size_t kQ8BlockBytes = 2 + kQ8BlockElems;  // fp16 scale + 32 int8
+constexpr size_t kQ8BlockElems = qblock::kQK;
+constexpr size_t kQ8BlockBytes = qblock::kQ8_0Bytes;
 
 void check_multiple(GgmlType t, uint64_t n) {
   if (n % ggml_block_elems(t) != 0) {
@@ -58,60 +60,39 @@ void encode_q8_0(const float* src, uint8_t* dst, uint64_t n) {
   }
 }
 
-void decode_q8_0(const uint8_t* src, float* dst, uint64_t n) {
-  for (uint64_t b = 0; b < n / kQ8BlockElems; ++b) {
-    const uint8_t* in = src + b * kQ8BlockBytes;
-    uint16_t dh;
-    std::memcpy(&dh, in, 2);
-    const float d = fp16_to_f32(dh);
-    for (size_t j = 0; j < kQ8BlockElems; ++j) {
-      dst[b * kQ8BlockElems + j] = d * static_cast<float>(static_cast<int8_t>(in[2 + j]));
-    }
-  }
-}
-
 }  // namespace
 
-bool ggml_type_supported(uint32_t raw) {
-  switch (raw) {
-    case static_cast<uint32_t>(GgmlType::F32):
-    case static_cast<uint32_t>(GgmlType::F16):
-    case static_cast<uint32_t>(GgmlType::Q8_0):
-    case static_cast<uint32_t>(GgmlType::BF16):
-      return true;
-    default:
-      return false;
-  }
-}
+bool ggml_type_supported(uint32_t raw) { return find_type_traits(raw) != nullptr; }
 
 const char* ggml_type_name(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: return "F32";
-    case GgmlType::F16: return "F16";
-    case GgmlType::Q8_0: return "Q8_0";
-    case GgmlType::BF16: return "BF16";
-  }
-  return "UNKNOWN";
+  const TypeTraits* p = find_type_traits(static_cast<uint32_t>(t));
+  return p ? p->name : "UNKNOWN";
+}
+
+const char* ggml_supported_type_names() {
+  static const std::string names = [] {
+    int n = 0;
+    const TypeTraits* all = all_type_traits(&n);
+    std::string s;
+    for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::string(all[i].name);
+    return s;
+  }();
+  return names.c_str();
 }
 
 GgmlType ggml_type_from_name(const std::string& name) {
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::BF16}) {
-    if (name == ggml_type_name(t)) return t;
-  }
-  throw Error("unknown tensor type '" + name + "' (supported: F32, F16, Q8_0, BF16)");
+  int n = 0;
+  const TypeTraits* all = all_type_traits(&n);
+  for (int i = 0; i < n; ++i)
+    if (name == all[i].name) return all[i].type;
+  throw Error("unknown tensor type '" + name + "' (supported: " + ggml_supported_type_names() + ")");
 }
 
-size_t ggml_block_elems(GgmlType t) { return t == GgmlType::Q8_0 ? kQ8BlockElems : 1; }
+size_t ggml_block_elems(GgmlType t) { return static_cast<size_t>(type_traits(t).block_elems); }
 
-size_t ggml_block_bytes(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: return 4;
-    case GgmlType::F16: return 2;
-    case GgmlType::Q8_0: return kQ8BlockBytes;
-    case GgmlType::BF16: return 2;
-  }
-  throw Error("unsupported tensor type " + std::to_string(static_cast<uint32_t>(t)));
-}
+size_t ggml_block_bytes(GgmlType t) { return static_cast<size_t>(type_traits(t).block_bytes); }
+
+bool ggml_type_quantized(GgmlType t) { return type_traits(t).quantized; }
 
 size_t ggml_row_bytes(GgmlType t, uint64_t n) {
   check_multiple(t, n);
@@ -123,18 +104,7 @@ size_t ggml_row_bytes(GgmlType t, uint64_t n) {
   return static_cast<size_t>(blocks * bytes_per_block);
 }
 
-float fp16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1Fu;
-  const uint32_t mant = h & 0x3FFu;
-  if (exp == 0) {
-    // Zero or subnormal: mant * 2^-24 is exact in float.
-    const float mag = static_cast<float>(mant) * 0x1p-24f;
-    return sign ? -mag : mag;
-  }
-  if (exp == 31) return bits_float(sign | 0x7F800000u | (mant << 13));  // inf / NaN (payload kept)
-  return bits_float(sign | ((exp + 112u) << 23) | (mant << 13));     // rebias 15 -> 127
-}
+float fp16_to_f32(uint16_t h) { return qblock::half_to_float(h); }
 
 uint16_t f32_to_fp16(float f) {
   const uint32_t x = float_bits(f);
@@ -193,36 +163,16 @@ void encode_row(GgmlType t, const float* src, void* dst, uint64_t n) {
     case GgmlType::Q8_0:
       encode_q8_0(src, out, n);
       return;
+    default:
+      break;
   }
-  throw Error("encode_row: unsupported tensor type " + std::to_string(static_cast<uint32_t>(t)));
+  throw Error(std::string("encode_row: sci_infer does not write ") + ggml_type_name(t) +
+              " (make such files with llama.cpp's llama-quantize or gguf-py)");
 }
 
 void decode_row(GgmlType t, const void* src, float* dst, uint64_t n) {
   check_multiple(t, n);
-  const auto* in = static_cast<const uint8_t*>(src);
-  switch (t) {
-    case GgmlType::F32:
-      std::memcpy(dst, in, n * sizeof(float));
-      return;
-    case GgmlType::F16:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, in + 2 * i, 2);
-        dst[i] = fp16_to_f32(h);
-      }
-      return;
-    case GgmlType::BF16:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, in + 2 * i, 2);
-        dst[i] = bf16_to_f32(h);
-      }
-      return;
-    case GgmlType::Q8_0:
-      decode_q8_0(in, dst, n);
-      return;
-  }
-  throw Error("decode_row: unsupported tensor type " + std::to_string(static_cast<uint32_t>(t)));
+  type_traits(t).dequantize_row(static_cast<const uint8_t*>(src), dst, static_cast<int64_t>(n));
 }
 
 }  // namespace sci_infer

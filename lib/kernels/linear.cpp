@@ -39,13 +39,35 @@ void check_k_chunks(const std::string& name, int64_t k, int c) {
                 std::to_string(k));
 }
 
+bool all_parts_of_type(const WeightView* parts, int n_parts, GgmlType t) {
+  for (int p = 0; p < n_parts; ++p)
+    if (parts[p].type != t) return false;
+  return true;
+}
+
+namespace {
+
+// The fixed-order backend: one type, F32/F16/BF16 (FMA chains) or Q8_0 (its VNNI kernel), goes to
+// the tuned kernels; every other quantized type, and parts of mixed types, to the registry's
+// integer dot kernels. The Q8_0 and float arithmetic is the same in both, so a part's bits do not
+// depend on which kernel runs it.
+std::unique_ptr<Linear> make_fixed(const WeightView* parts, int n_parts, int n_threads, int k_chunks,
+                                   WeightArena* arena) {
+  const GgmlType t = parts[0].type;
+  const bool tuned = all_parts_of_type(parts, n_parts, t) && (t == GgmlType::Q8_0 || !ggml_type_quantized(t));
+  if (tuned) return make_linear_fixed_order(parts, n_parts, n_threads, k_chunks, arena);
+  return make_linear_quant(parts, n_parts, n_threads, k_chunks, arena);
+}
+
+}  // namespace
+
 std::unique_ptr<Linear> make_linear(GemmBackend backend, const WeightView* parts, int n_parts,
                                     int n_threads, int k_chunks, WeightArena* arena) {
   switch (backend) {
     case GemmBackend::FixedOrder:
       // On a device backend the fixed order runs as the Kokkos tiled kernel: the same bits.
       if (device_backend()) return make_linear_kokkos(parts, n_parts, k_chunks);
-      return make_linear_fixed_order(parts, n_parts, n_threads, k_chunks, arena);
+      return make_fixed(parts, n_parts, n_threads, k_chunks, arena);
     case GemmBackend::Kokkos: return make_linear_kokkos(parts, n_parts, k_chunks);
     case GemmBackend::OneDnn: return make_linear_onednn(parts, n_parts);
     case GemmBackend::Cublas:

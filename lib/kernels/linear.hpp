@@ -1,8 +1,8 @@
 #pragma once
 // Linear layers: Y[M, N] = X[M, K] · W[N, K]^T, the only GEMM the model needs.
 //
-// Every backend is constructed from the weight exactly as stored in the GGUF file (F32, F16,
-// BF16 or Q8_0), prepacks it once at load, and then runs `forward` on activations that live
+// Every backend is constructed from the weight exactly as stored in the GGUF file (any type of
+// the registry, quant_registry.hpp), prepacks it once at load, and then runs `forward` on activations that live
 // in the engine's memory space (host for Serial/OpenMP Kokkos, device for CUDA).
 //
 // Reproducibility: the default backend (FixedOrder) computes every output element as a single
@@ -81,6 +81,12 @@ std::unique_ptr<Linear> make_linear_fixed_order(const WeightView* parts, int n_p
 // Q8_0 weights (the fixed-order backend's choice for them): int8 x int8 with quantized activations.
 std::unique_ptr<Linear> make_linear_q8_int8(const WeightView* parts, int n_parts, int n_threads, int k_chunks = 1,
                                             WeightArena* arena = nullptr);
+// Any quantized type, and fused parts of different types (the fixed-order backend's choice for
+// them): each part through its type's integer dot kernel (linear_quant.cpp).
+std::unique_ptr<Linear> make_linear_quant(const WeightView* parts, int n_parts, int n_threads, int k_chunks = 1,
+                                          WeightArena* arena = nullptr);
+// True when every part has type t.
+bool all_parts_of_type(const WeightView* parts, int n_parts, GgmlType t);
 std::unique_ptr<Linear> make_linear_kokkos(const WeightView* parts, int n_parts, int k_chunks = 1);
 std::unique_ptr<Linear> make_linear_onednn(const WeightView* parts, int n_parts);
 std::unique_ptr<Linear> make_linear_cublas(const WeightView* parts, int n_parts);

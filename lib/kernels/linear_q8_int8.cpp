@@ -122,7 +122,7 @@ class Q8Linear final : public Linear {
       for (int64_t r = 0; r < parts[p].n_out; ++r, ++n) {
         const int64_t panel = n / kPanel, col = n % kPanel;
         for (int64_t b = 0; b < n_blocks_; ++b) {
-          const uint8_t* block = parts[p].row(r) + b * 34;
+          const uint8_t* block = parts[p].row(r) + b * ggml_block_bytes(GgmlType::Q8_0);
           uint16_t d;
           std::memcpy(&d, block, 2);
           scale_[lane(panel, b) + col] = fp16_to_f32(d);

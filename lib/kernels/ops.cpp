@@ -227,13 +227,17 @@ struct AttentionKernel {
   // partial: blocks(t) records of `part` floats; w: blocks(t) floats of workspace.
   KOKKOS_INLINE_FUNCTION void combine(int32_t t, int32_t h, const float* partial, float* w) const {
     const int32_t n_blocks = blocks(t), b0 = first_block(t), qcol = h * head_dim;
-    float m = -INFINITY;  // max is order-free; sums below are sequential in block order
+    // Attention sink (gpt-oss, ggml_soft_max_ext's sinks): an unscaled logit that joins the max
+    // and, after the blocks, the denominator, and has no value row.
+    const bool sink = recipe.sinks.extent(0) > 0;
+    float m = sink ? recipe.sinks(h) : -INFINITY;  // max is order-free; sums below are sequential in block order
     for (int32_t b = b0; b < n_blocks; ++b) m = partial[b * part] > m ? partial[b * part] : m;
     float l = 0.0f;
     for (int32_t b = b0; b < n_blocks; ++b) {
       w[b] = pmath::exp_f32(partial[b * part] - m);
       l += w[b] * partial[b * part + 1];
     }
+    if (sink) l += expf(recipe.sinks(h) - m);
     for (int32_t d = 0; d < head_dim; ++d) {
       float acc = 0.0f;
       for (int32_t b = b0; b < n_blocks; ++b) acc += w[b] * partial[b * part + 2 + d];

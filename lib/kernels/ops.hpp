@@ -73,6 +73,11 @@ struct AttentionRecipe {
   float softcap = 0.0f;  // scores = c * tanh(scores / c) after scaling; 0: none
   int32_t window = 0;    // a query at p sees keys p - window + 1 .. p; 0: all of 0 .. p
   bool neox = false;     // RoPE pairs (i, i + head_dim/2): the score dot runs in pair order
+  // gpt-oss attention sinks: one logit s_h per query head of this rank (its slice under tp) that
+  // joins the softmax, p_j = exp(score_j - m) / (sum_i exp(score_i - m) + exp(s_h - m)) with
+  // m = max(scores, s_h), and contributes no value; its term is added after the key blocks.
+  // Extent 0: none.
+  Vector sinks;
 };
 
 // Causal grouped-query attention of each token over positions 0..position[t] of its sequence

@@ -41,14 +41,15 @@ const std::vector<RoleInfo>& catalogue() {
       {Role::FfnUpBias, "ffn_up.bias", true, {S::Ffn}, P::FfnRows, true},
       {Role::FfnDownBias, "ffn_down.bias", true, {S::Dim}, P::Replicated, true},
       {Role::FfnPostNorm, "post_ffw_norm.weight", true, {S::Dim}, P::Replicated, true},
-      // MoE (gpt-oss): described here so files name them, run by the moe kernels (not yet).
+      // MoE (gpt-oss; kernels/moe.hpp). Whole tensors on every rank: the MoE layer cuts its own
+      // slices (expert rows or whole experts, see moe.hpp), since a 3-D tensor is cut per expert.
       {Role::FfnGateInp, "ffn_gate_inp.weight", true, {S::Dim, S::Experts}, P::Replicated, false},
       {Role::FfnGateInpBias, "ffn_gate_inp.bias", true, {S::Experts}, P::Replicated, true},
-      {Role::FfnGateExps, "ffn_gate_exps.weight", true, {S::Dim, S::Ffn, S::Experts}, P::Replicated, false},
-      {Role::FfnUpExps, "ffn_up_exps.weight", true, {S::Dim, S::Ffn, S::Experts}, P::Replicated, false},
-      {Role::FfnDownExps, "ffn_down_exps.weight", true, {S::Ffn, S::Dim, S::Experts}, P::Replicated, false},
-      {Role::FfnGateExpsBias, "ffn_gate_exps.bias", true, {S::Ffn, S::Experts}, P::Replicated, false},
-      {Role::FfnUpExpsBias, "ffn_up_exps.bias", true, {S::Ffn, S::Experts}, P::Replicated, false},
+      {Role::FfnGateExps, "ffn_gate_exps.weight", true, {S::Dim, S::ExpertFfn, S::Experts}, P::Replicated, false},
+      {Role::FfnUpExps, "ffn_up_exps.weight", true, {S::Dim, S::ExpertFfn, S::Experts}, P::Replicated, false},
+      {Role::FfnDownExps, "ffn_down_exps.weight", true, {S::ExpertFfn, S::Dim, S::Experts}, P::Replicated, false},
+      {Role::FfnGateExpsBias, "ffn_gate_exps.bias", true, {S::ExpertFfn, S::Experts}, P::Replicated, false},
+      {Role::FfnUpExpsBias, "ffn_up_exps.bias", true, {S::ExpertFfn, S::Experts}, P::Replicated, false},
       {Role::FfnDownExpsBias, "ffn_down_exps.bias", true, {S::Dim, S::Experts}, P::Replicated, false},
   };
   return roles;
@@ -153,6 +154,31 @@ std::vector<ArchDesc> make_tables() {
     r.final_softcap = true;  // only when final_logit_softcapping is present
     r.final_softcap_default = 0.0f;
     r.attn_scale = AttnScale::GemmaQueryPre;
+    t.push_back(a);
+  }
+  {  // gpt-oss (llama.cpp's openai-moe.cpp): biases on Q, K, V and the output projection, a
+     // learned sink logit per head in every softmax, a sliding window on even layers (pattern 2),
+     // NEOX RoPE (usually YaRN-scaled), post_attention_norm as the norm before the MoE FFN, top-k
+     // routing with softmax over the chosen experts, the clamped SwiGLU, separate output matrix.
+    ArchDesc a{"gpt-oss",
+               {{Role::TokenEmbd, true}, {Role::OutputNorm, true}, {Role::Output, true}, {Role::AttnNorm, true},
+                {Role::AttnQ, true}, {Role::AttnK, true}, {Role::AttnV, true}, {Role::AttnQBias, false},
+                {Role::AttnKBias, false}, {Role::AttnVBias, false}, {Role::AttnOut, true},
+                {Role::AttnOutBias, true}, {Role::AttnSinks, true}, {Role::AttnPostNorm, true},
+                {Role::FfnGateInp, true}, {Role::FfnGateInpBias, true}, {Role::FfnGateExps, true},
+                {Role::FfnUpExps, true}, {Role::FfnDownExps, true}, {Role::FfnGateExpsBias, true},
+                {Role::FfnUpExpsBias, true}, {Role::FfnDownExpsBias, true}},
+               plus(common_keys(), {"expert_count", "expert_used_count", "expert_feed_forward_length",
+                                    "attention.sliding_window", "attention.sliding_window_pattern",
+                                    "rope.freq_base_swa"}),
+               {}};
+    auto& r = a.recipe;
+    r.rope = RopeLayout::Neox;
+    r.ffn = FfnKind::Moe;
+    r.swa = SwaKind::Pattern;
+    r.swa_pattern_default = 2;
+    r.swa_required = true;
+    r.attn_sinks = true;
     t.push_back(a);
   }
   return t;

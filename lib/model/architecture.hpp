@@ -23,7 +23,7 @@ enum class Role : int {
 constexpr int kRoleCount = static_cast<int>(Role::kCount);
 
 // A size a tensor's dimension is given in, resolved against the model's hyper-parameters.
-enum class Size : uint8_t { Vocab, Dim, QDim, KvDim, HeadDim, Heads, Ffn, RopeHalf, Experts };
+enum class Size : uint8_t { Vocab, Dim, QDim, KvDim, HeadDim, Heads, Ffn, RopeHalf, Experts, ExpertFfn };
 
 // How tensor parallelism cuts a tensor (model/shard_layout.hpp):
 //   Replicated  every rank holds it whole (norms, row-parallel biases, rope factors)

@@ -60,7 +60,8 @@ uint64_t resolve(Size sz, const ModelConfig& c, const ShardLayout* s) {
     case Size::Heads: return heads;
     case Size::Ffn: return s ? s->n_ffn : c.ffn_dim;
     case Size::RopeHalf: return c.head_dim / 2;
-    case Size::Experts: return 0;
+    case Size::Experts: return c.n_expert;
+    case Size::ExpertFfn: return c.expert_ffn;
   }
   return 0;
 }
@@ -160,8 +161,14 @@ void read_recipe(const GgufFile& f, const std::string& a, const ArchRecipe& r, M
     const bool is_27b = (c.arch == "gemma2" && c.n_layers == 46) || (c.arch == "gemma3" && c.n_layers == 62);
     c.attn_q_scale = 1.0f / std::sqrt(float(is_27b ? c.dim / c.n_heads : c.head_dim));
   }
-  if (r.ffn == FfnKind::Moe) throw Error(f.path() + ": architecture '" + c.arch + "': MoE FFN is not supported yet");
-  if (r.attn_sinks) throw Error(f.path() + ": architecture '" + c.arch + "': attention sinks are not supported yet");
+  if (r.swa_required && !f.has(a + "attention.sliding_window"))
+    throw Error(f.path() + ": metadata " + a + "attention.sliding_window is required for architecture '" + c.arch + "'");
+  c.attn_sinks = r.attn_sinks;
+  if (r.ffn == FfnKind::Moe) {
+    c.n_expert = bounded_int(f, a + "expert_count", 1, 4096);
+    c.n_expert_used = bounded_int(f, a + "expert_used_count", 1, std::min<uint64_t>(64, uint64_t(c.n_expert)));
+    c.expert_ffn = f.has(a + "expert_feed_forward_length") ? positive_int(f, a + "expert_feed_forward_length") : c.ffn_dim;
+  }
 }
 
 // The role of a tensor name ("blk.3.attn_q.weight" -> AttnQ, layer 3), if any.
@@ -211,10 +218,7 @@ void check_tensors(const GgufFile& f, const ArchDesc& a, ModelConfig& c, const S
     if (consumed.count(t.name)) continue;
     Role r;
     int layer;
-    const bool known = parse_role(t.name, r, layer);
-    if (known && (r == Role::AttnSinks || r >= Role::FfnGateInp))
-      throw Error(f.path() + ": tensor '" + t.name + "': " +
-                  (r == Role::AttnSinks ? "attention sinks are" : "MoE FFN is") + " not supported yet");
+    (void)parse_role(t.name, r, layer);
     throw Error(f.path() + ": tensor '" + t.name + "' is not used by architecture '" + a.name +
                 "' (no role of its table consumes it)");
   }
@@ -238,7 +242,10 @@ ModelConfig read_model_config(const GgufFile& f) {
   check_block_count(f, a + "block_count", c.n_layers);
   c.n_heads = positive_int(f, a + "attention.head_count");
   c.n_kv_heads = f.has(a + "attention.head_count_kv") ? positive_int(f, a + "attention.head_count_kv") : c.n_heads;
-  c.ffn_dim = positive_int(f, a + "feed_forward_length");
+  // MoE files may give only expert_feed_forward_length (read_recipe); the dense width is then that.
+  c.ffn_dim = desc->recipe.ffn == FfnKind::Moe && !f.has(a + "feed_forward_length")
+                  ? positive_int(f, a + "expert_feed_forward_length")
+                  : positive_int(f, a + "feed_forward_length");
   c.context = positive_int(f, a + "context_length");
   c.norm_eps = static_cast<float>(f.get_float_or(a + "attention.layer_norm_rms_epsilon", 1e-5));
   if (c.n_heads % c.n_kv_heads != 0)
@@ -343,8 +350,9 @@ WeightView WeightView::columns(int64_t k0, int64_t n) const {
                 std::to_string(n_in) + " columns");
   const int64_t block = static_cast<int64_t>(ggml_block_elems(type));
   if (k0 % block != 0 || n % block != 0)
-    throw Error(name + ": a column slice of a " + std::string(ggml_type_name(type)) + " weight must start and end on a " +
-                std::to_string(block) + "-element block");
+    throw Error(name + ": columns [" + std::to_string(k0) + ", " + std::to_string(k0 + n) + ") of its " +
+                std::to_string(n_in) + " cannot be cut from a " + std::string(ggml_type_name(type)) +
+                " weight: a slice must start and end on a " + std::to_string(block) + "-element block");
   WeightView v = *this;
   v.row_stride = stride();
   v.data = data + ggml_row_bytes(type, k0);

@@ -1,4 +1,4 @@
-// Deterministic random-weight models (llama, qwen2, qwen3, gemma2, gemma3) as GGUF v3.
+// Deterministic random-weight models (llama, qwen2, qwen3, gemma2, gemma3, gpt-oss) as GGUF v3.
 //
 // Every weight is a pure function of (seed, tensor name, element index): a splitmix64 hash of
 // that triple gives two uniforms and Box-Muller turns them into normals. No generator state is
@@ -117,6 +117,7 @@ uint32_t gguf_file_type(GgmlType t) {
     case GgmlType::F16: return 1;
     case GgmlType::Q8_0: return 7;
     case GgmlType::BF16: return 32;
+    default: break;  // the maker writes no other type (encode_row refuses them)
   }
   return 0;
 }
@@ -132,8 +133,11 @@ void validate_spec(const ModelSpec& s) {
       s.ffn_dim == 0 || s.context == 0) {
     bad_spec("all model dimensions must be positive");
   }
-  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "gemma2" && s.arch != "gemma3")
-    bad_spec("architecture '" + s.arch + "' cannot be made (known: llama, qwen2, qwen3, gemma2, gemma3)");
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "gemma2" && s.arch != "gemma3" &&
+      s.arch != "gpt-oss")
+    bad_spec("architecture '" + s.arch + "' cannot be made (known: llama, qwen2, qwen3, gemma2, gemma3, gpt-oss)");
+  if (s.arch == "gpt-oss" && (s.n_expert == 0 || s.n_expert_used == 0 || s.n_expert_used > s.n_expert))
+    bad_spec("gpt-oss needs 1 <= experts used <= experts");
   if (s.n_vocab < 300) bad_spec("n_vocab " + std::to_string(s.n_vocab) + " is below the 300 the synthetic tokenizer needs");
   if (s.head_dim == 0 && s.dim % s.n_heads != 0)
     bad_spec("dim " + std::to_string(s.dim) + " is not a multiple of n_heads " + std::to_string(s.n_heads) +
@@ -194,7 +198,9 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& s) {
   };
   auto norm = [&](std::string name, uint64_t n) { return TensorPlan{std::move(name), {n}, GgmlType::F32, 1.0, 0.1}; };
   auto bias = [&](std::string name, uint64_t n) { return TensorPlan{std::move(name), {n}, GgmlType::F32, 0.0, 0.3}; };
-  const bool qkv_bias = s.arch == "qwen2", qk_norm = s.arch == "qwen3" || s.arch == "gemma3", post_norms = is_gemma(s);
+  const bool oss = s.arch == "gpt-oss";
+  const bool qkv_bias = s.arch == "qwen2" || oss, qk_norm = s.arch == "qwen3" || s.arch == "gemma3", post_norms = is_gemma(s);
+  const uint64_t n_exp = s.n_expert, eff = s.expert_ffn ? s.expert_ffn : ffn;
 
   std::vector<TensorPlan> plans;
   plans.push_back(TensorPlan{"token_embd.weight", {dim, s.n_vocab}, s.dtype, 0.0, embed_std});
@@ -214,6 +220,23 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& s) {
       plans.push_back(norm(b + "attn_k_norm.weight", hd));
     }
     plans.push_back(proj(b + "attn_output.weight", q_dim, dim));
+    if (oss) {  // llama.cpp openai-moe: output bias, sinks, post_attention_norm before the MoE FFN
+      plans.push_back(bias(b + "attn_output.bias", dim));
+      plans.push_back(TensorPlan{b + "attn_sinks.weight", {uint64_t(s.n_heads)}, GgmlType::F32, 0.0, 1.0});
+      plans.push_back(norm(b + "post_attention_norm.weight", dim));
+      plans.push_back(proj(b + "ffn_gate_inp.weight", dim, n_exp));
+      plans.push_back(bias(b + "ffn_gate_inp.bias", n_exp));
+      // Gate/up std 3/sqrt(dim): the SwiGLU clamp at 7 is reached by some units.
+      const double gu_std = 3.0 / std::sqrt(static_cast<double>(dim));
+      plans.push_back(TensorPlan{b + "ffn_gate_exps.weight", {dim, eff, n_exp}, s.dtype, 0.0, gu_std});
+      plans.push_back(TensorPlan{b + "ffn_up_exps.weight", {dim, eff, n_exp}, s.dtype, 0.0, gu_std});
+      plans.push_back(TensorPlan{b + "ffn_down_exps.weight", {eff, dim, n_exp}, s.dtype, 0.0,
+                                 1.0 / std::sqrt(static_cast<double>(eff))});
+      plans.push_back(TensorPlan{b + "ffn_gate_exps.bias", {eff, n_exp}, GgmlType::F32, 0.0, 0.3});
+      plans.push_back(TensorPlan{b + "ffn_up_exps.bias", {eff, n_exp}, GgmlType::F32, 0.0, 0.3});
+      plans.push_back(TensorPlan{b + "ffn_down_exps.bias", {dim, n_exp}, GgmlType::F32, 0.0, 0.3});
+      continue;
+    }
     if (post_norms) plans.push_back(norm(b + "post_attention_norm.weight", dim));
     plans.push_back(norm(b + "ffn_norm.weight", dim));
     plans.push_back(proj(b + "ffn_gate.weight", dim, ffn));
@@ -223,7 +246,7 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& s) {
   }
   plans.push_back(norm("output_norm.weight", dim));
   // gemma2: llama.cpp always reuses token_embd as the output (there is no output.weight).
-  if (!s.tied_output && s.arch != "gemma2")
+  if ((!s.tied_output || oss) && s.arch != "gemma2")
     plans.push_back(TensorPlan{"output.weight", {dim, s.n_vocab}, s.dtype, 0.0, embed_std});
   return plans;
 }
@@ -308,7 +331,7 @@ void make_test_model(const ModelSpec& spec, const std::string& path) {
   w.set_float32(a + "attention.layer_norm_rms_epsilon", spec.norm_eps);
   // As convert_hf_to_gguf.py: Qwen3 and Gemma always say their head dimension; Llama only
   // when it is not dim / n_heads.
-  if (spec.arch == "qwen3" || is_gemma(spec) || hd * spec.n_heads != spec.dim) {
+  if (spec.arch == "qwen3" || is_gemma(spec) || spec.arch == "gpt-oss" || hd * spec.n_heads != spec.dim) {
     w.set_uint32(a + "attention.key_length", hd);
     w.set_uint32(a + "attention.value_length", hd);
   }
@@ -332,6 +355,13 @@ void make_test_model(const ModelSpec& spec, const std::string& path) {
       if (spec.final_softcap > 0.0f) w.set_float32(a + "final_logit_softcapping", spec.final_softcap);
       w.set_float32(a + "rope.freq_base_swa", spec.rope_theta_swa);
     }
+  }
+  if (spec.arch == "gpt-oss") {  // as conversion/gpt_oss.py writes them
+    w.set_uint32(a + "expert_count", spec.n_expert);
+    w.set_uint32(a + "expert_used_count", spec.n_expert_used);
+    w.set_uint32(a + "expert_feed_forward_length", spec.expert_ffn ? spec.expert_ffn : spec.ffn_dim);
+    w.set_uint32(a + "attention.sliding_window", spec.sliding_window ? spec.sliding_window : 128);
+    w.set_uint32(a + "rope.dimension_count", hd);
   }
   w.set_uint64("sci_infer.seed", spec.seed);
   write_tokenizer(w, spec.n_vocab, spec.arch);

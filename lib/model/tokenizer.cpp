@@ -35,6 +35,7 @@
 #include <queue>
 #include <utility>
 
+#include "model/pretokenize_o200k.hpp"
 #include "model/unicode_tables.hpp"
 #include "sci_infer/error.hpp"
 #include "sci_infer/gguf.hpp"
@@ -228,7 +229,7 @@ void split_llama3(const std::vector<CodePoint>& cps, size_t b, size_t e, size_t 
   }
 }
 
-enum class PreType { Gpt2, DigitsThenGpt2, Llama3, Qwen2 };
+enum class PreType { Gpt2, DigitsThenGpt2, Llama3, Qwen2, O200k };
 
 bool pre_type_from_name(const std::string& pre, PreType& type, bool& ignore_merges) {
   static const char* const gpt2[] = {"default", "gpt-2", "phi-2", "mpt", "olmo", "jina-es",
@@ -246,13 +247,14 @@ bool pre_type_from_name(const std::string& pre, PreType& type, bool& ignore_merg
   else if (in(llama3)) { type = PreType::Llama3; ignore_merges = true; }
   else if (in(llama3_keep_merges)) type = PreType::Llama3;
   else if (in(qwen2)) type = PreType::Qwen2;
+  else if (pre == "gpt-4o") type = PreType::O200k;  // gpt-oss
   else return false;
   return true;
 }
 
 const char* const kSupportedPre =
     "default, gpt-2, phi-2, mpt, olmo, starcoder, refact, command-r, smollm, llama3, llama-bpe, "
-    "falcon3, pixtral, dbrx, smaug-bpe, qwen2, deepseek-r1-qwen, stablelm2, megrez";
+    "falcon3, pixtral, dbrx, smaug-bpe, qwen2, deepseek-r1-qwen, stablelm2, megrez, gpt-4o";
 
 void pretokenize(PreType type, const std::vector<CodePoint>& cps, Words& words) {
   words.clear();
@@ -272,6 +274,9 @@ void pretokenize(PreType type, const std::vector<CodePoint>& cps, Words& words) 
     }
     case PreType::Llama3: split_llama3(cps, 0, n, 3, words); break;
     case PreType::Qwen2: split_llama3(cps, 0, n, 1, words); break;
+    case PreType::O200k:
+      pretok::split_o200k(0, n, [&](size_t k) { return cps[k].cp; }, [&](size_t k) { return cps[k].cls; }, words);
+      break;
   }
 }
 

@@ -12,7 +12,9 @@
 #
 # NEED, comma-separated: "logits" (node, node-llama-cpp under $PEER_DIR/npm), "gguf-py"
 # (llama.cpp's Python GGUF reader under $PEER_DIR/llama.cpp) or "vocab:NAME" (llama.cpp's
-# models/ggml-vocab-NAME.gguf{,.inp,.out} under $PEER_DIR/llama.cpp).
+# models/ggml-vocab-NAME.gguf{,.inp,.out} under $PEER_DIR/llama.cpp) or "quantize" (llama.cpp's
+# llama-quantize, built from $PEER_DIR/llama.cpp by scripts/peer_quantize_setup.sh into a cache;
+# its path is exported as LLAMA_QUANTIZE).
 # PEER_DIR in the environment at test time wins over DEFAULT_PEER_DIR (the configure-time one).
 set -uo pipefail
 [ $# -ge 4 ] && [ "$3" = "--" ] || { echo "usage: $0 DEFAULT_PEER_DIR NEED -- COMMAND..." >&2; exit 2; }
@@ -49,6 +51,11 @@ for n in "${needs[@]}"; do
       for f in "$SCI_INFER_VOCAB_DIR/ggml-vocab-$name.gguf"{,.inp,.out}; do
         [ -f "$f" ] || missing "$f not found"
       done
+      ;;
+    quantize)
+      setup=$(dirname "$0")/../../scripts/peer_quantize_setup.sh
+      LLAMA_QUANTIZE=$(bash "$setup") || missing "llama-quantize could not be built from $PEER_DIR/llama.cpp (bash $setup)"
+      export LLAMA_QUANTIZE
       ;;
     *) echo "$0: unknown NEED '$n'" >&2; exit 2 ;;
   esac

@@ -50,7 +50,10 @@ def main():
     src.add_argument("--model")
     src.add_argument("--make", help="arguments of sci-infer make-model (one string)")
     ap.add_argument("--n-tokens", type=int, default=44)
-    ap.add_argument("--atol", type=float, default=1e-3)
+    ap.add_argument("--atol", type=float, default=1e-3, help="max |diff| limit (0: none, use --min-cos)")
+    ap.add_argument("--min-cos", type=float, help="per-position cosine limit (quantized models)")
+    ap.add_argument("--peer-model", help="the file llama.cpp runs (default --model): e.g. the F32 "
+                    "dequantization of a quantized --model, as issue 11 compares quantized types")
     ap.add_argument("--peer-dir", default=os.environ.get("PEER_DIR", "/tmp/peer"))
     ap.add_argument("--workdir")
     ap.add_argument("--keep", action="store_true")
@@ -73,8 +76,10 @@ def main():
         # A fixed, spread-out token sequence (no BOS semantics needed: logits of raw ids).
         tokens = [(1 + 7919 * i) % n_vocab for i in range(a.n_tokens)]
         got = cl.engine_logits(a.sci_infer, model, tokens, os.path.join(work, "engine.f32"), n_vocab, True)
-        ref = peer_all_positions(model, tokens, a.peer_dir, os.path.join(work, "peer.f32"), n_vocab)
-        r = cl.compare(ref, got, a.atol, None)
+        ref = peer_all_positions(a.peer_model or model, tokens, a.peer_dir, os.path.join(work, "peer.f32"), n_vocab)
+        r = cl.compare(ref, got, a.atol or None, a.min_cos)
+        if a.min_cos is not None and not a.peer_model and int(r["argmax_same"]) != len(tokens):
+            r["ok"] = False  # a quantized model against llama.cpp's run of the same file: argmax too
         label = a.make or os.path.basename(model)
         print(f"sci-infer vs llama.cpp (KV f32) all {len(tokens)} positions [{arch}] {label}: {cl.fmt(r)}")
         # A real comparison: the logits must vary across positions (a constant row would hide a bug).

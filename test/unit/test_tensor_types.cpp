@@ -63,13 +63,29 @@ uint64_t next_random(uint64_t& s) {  // xorshift64*, deterministic
 TEST_CASE("tensor types: names, blocks and row sizes", "[tensor_types]") {
   CHECK(std::string(ggml_type_name(GgmlType::Q8_0)) == "Q8_0");
   CHECK(ggml_type_from_name("BF16") == GgmlType::BF16);
-  CHECK_THROWS_AS(ggml_type_from_name("Q4_K"), Error);
+  CHECK(ggml_type_from_name("Q4_K") == GgmlType::Q4_K);
+  CHECK_THROWS_AS(ggml_type_from_name("Q2_K"), Error);
   CHECK(ggml_type_supported(0));
   CHECK(ggml_type_supported(1));
   CHECK(ggml_type_supported(8));
   CHECK(ggml_type_supported(30));
-  CHECK_FALSE(ggml_type_supported(2));
-  CHECK_FALSE(ggml_type_supported(12));
+  // ggml's numbers (ggml.h): the registry's types, and not the ones it lacks.
+  for (uint32_t t : {2u, 3u, 6u, 7u, 12u, 13u, 14u, 39u}) CHECK(ggml_type_supported(t));
+  for (uint32_t t : {9u, 10u, 11u, 15u, 16u, 20u, 23u, 40u}) CHECK_FALSE(ggml_type_supported(t));
+  // Block geometry from ggml-common.h's static_asserts.
+  CHECK(ggml_block_bytes(GgmlType::Q4_0) == 18);
+  CHECK(ggml_block_bytes(GgmlType::Q4_1) == 20);
+  CHECK(ggml_block_bytes(GgmlType::Q5_0) == 22);
+  CHECK(ggml_block_bytes(GgmlType::Q5_1) == 24);
+  CHECK(ggml_block_bytes(GgmlType::MXFP4) == 17);
+  CHECK(ggml_block_bytes(GgmlType::Q4_K) == 144);
+  CHECK(ggml_block_bytes(GgmlType::Q5_K) == 176);
+  CHECK(ggml_block_bytes(GgmlType::Q6_K) == 210);
+  CHECK(ggml_block_elems(GgmlType::Q6_K) == 256);
+  CHECK(ggml_block_elems(GgmlType::MXFP4) == 32);
+  CHECK(ggml_row_bytes(GgmlType::Q4_K, 512) == 288);
+  CHECK_THROWS_AS(ggml_row_bytes(GgmlType::Q4_K, 288), Error);
+  CHECK_THROWS_AS(encode_row(GgmlType::Q4_K, nullptr, nullptr, 256), Error);
   CHECK(ggml_block_elems(GgmlType::Q8_0) == 32);
   CHECK(ggml_block_bytes(GgmlType::Q8_0) == 34);
   CHECK(ggml_row_bytes(GgmlType::F32, 10) == 40);
