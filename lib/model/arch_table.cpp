@@ -61,7 +61,9 @@ std::vector<std::string> common_keys() {
           "attention.head_count", "attention.head_count_kv", "attention.layer_norm_rms_epsilon",
           "attention.key_length", "attention.value_length", "rope.dimension_count", "rope.freq_base",
           "rope.scaling.type", "rope.scaling.factor", "rope.scaling.original_context_length",
-          "rope.scaling.finetuned", "rope.scaling.attn_factor"};
+          "rope.scaling.finetuned", "rope.scaling.attn_factor", "rope.scaling.yarn_ext_factor",
+          "rope.scaling.yarn_attn_factor", "rope.scaling.yarn_beta_fast", "rope.scaling.yarn_beta_slow",
+          "rope.scaling.yarn_log_multiplier"};
 }
 
 std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {

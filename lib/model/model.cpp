@@ -114,6 +114,22 @@ void read_rope(const GgufFile& f, const std::string& a, const ArchRecipe& r, Mod
   if (rope.scaling == "none") rope.freq_scale = 1.0f;
   if (rope.scaling == "linear" && rope.freq_scale == 1.0f) rope.scaling = "none";
   rope.attn_factor = positive_float(f, a + "rope.scaling.attn_factor", 1.0);
+  // YaRN tuning keys (llama.cpp's model saver writes them; its loader, the reference here, uses
+  // the defaults for these architectures): accepted at the defaults, refused otherwise, since a
+  // non-default value would be silently computed differently by the two.
+  const struct { const char* key; double def; } yarn_defaults[] = {
+      {"rope.scaling.yarn_ext_factor", -1.0}, {"rope.scaling.yarn_attn_factor", 1.0},
+      {"rope.scaling.yarn_beta_fast", 32.0},  {"rope.scaling.yarn_beta_slow", 1.0},
+      {"rope.scaling.yarn_log_multiplier", 0.0}};
+  for (const auto& y : yarn_defaults) {
+    if (!f.has(a + y.key)) continue;
+    const double v = f.get_float(a + y.key);
+    const bool ext_implied = std::string(y.key) == "rope.scaling.yarn_ext_factor" &&
+                             v == (rope.scaling == "yarn" ? 1.0 : 0.0);
+    if (v != y.def && !ext_implied)
+      throw Error(f.path() + ": metadata " + a + y.key + " = " + std::to_string(v) + " is not supported (only " +
+                  std::to_string(y.def) + ", llama.cpp's default, is)");
+  }
   rope.n_ctx_orig = f.has(a + "rope.scaling.original_context_length")
                         ? positive_int(f, a + "rope.scaling.original_context_length")
                         : c.context;
