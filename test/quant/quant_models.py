@@ -13,7 +13,9 @@
    to ggml's dequantize_row_*).
 4. Logits at every position of a 48-token sequence: sci-infer on (2); llama.cpp (node-llama-cpp,
    F32 KV cache, test/peer/llamacpp_logits.mjs) on (2) and on (3).
-Pass: per-position cosine >= 0.999 and the same argmax at every position, for sci-infer(2) vs
+5. sci-infer --gemm kokkos on (2) (weights dequantized at load) vs llama.cpp on (3): F32
+   agreement, max|diff| <= 2e-3 (compare_logits.py's F32 limit).
+Pass: (5), and per-position cosine >= 0.999 and the same argmax at every position, for sci-infer(2) vs
 llama.cpp(3) and for sci-infer(2) vs llama.cpp(2), except at near-ties: positions whose reference
 top-2 gap is below 0.09 x that position's RMS logit (what a difference at the cosine limit could
 flip; random-weight models have a few). llama.cpp's own quantized run against its F32 run is
@@ -39,6 +41,7 @@ PY_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "MXFP4"]
 LQ_TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K"]
 MIN_COS = 0.999
 TIE_MARGIN = 0.09
+F32_ATOL = 2e-3  # compare_logits.py's limit for F32 models against llama.cpp
 
 
 def random_weights(c, seed, untied):
@@ -109,9 +112,9 @@ def run(cmd, what, env=None):
     return p
 
 
-def engine_logits(binary, model, tokens, out, n_vocab):
+def engine_logits(binary, model, tokens, out, n_vocab, gemm=None):
     run([binary, "logits", "--model", model, "--tokens", ",".join(map(str, tokens)), "--out", out,
-         "--all-positions"], "sci-infer logits")
+         "--all-positions"] + (["--gemm", gemm] if gemm else []), "sci-infer logits")
     return np.fromfile(out, dtype="<f4").astype(np.float64).reshape(len(tokens), n_vocab)
 
 
@@ -219,6 +222,13 @@ def check(a, gguf, work):
         r = compare(ref, eng)
         ok &= r["ok"]
         print(f"{'PASS' if r['ok'] else 'FAIL'} sci-infer({a.type}) vs {what}: {fmt(r, ref)}")
+    # The F32 backends dequantize the file at load (decode_row, the registry): on the same file
+    # they must be llama.cpp's F32 run on the dequantized copy, to F32 rounding.
+    kok = engine_logits(a.sci_infer, quant, tokens, os.path.join(work, "eng_kokkos.f32"), V, gemm="kokkos")
+    d = float(np.abs(kok - refs[deq]).max())
+    ok &= d <= F32_ATOL
+    print(f"{'PASS' if d <= F32_ATOL else 'FAIL'} sci-infer --gemm kokkos ({a.type}, dequantized at load) vs llama.cpp on the"
+          f" dequantized F32 file: max|diff| {d:.3e} (limit {F32_ATOL:.0e})")
     # For scale, not judged: llama.cpp's own quantized run against its own F32 run.
     print(f"info llama.cpp({a.type}) vs llama.cpp on the dequantized F32 file: {fmt(compare(refs[deq], refs[quant]), refs[deq])}")
     print("RESULT:", "PASS" if ok else "FAIL")
