@@ -13,7 +13,7 @@
    to ggml's dequantize_row_*).
 4. Logits at every position of a 48-token sequence: sci-infer on (2); llama.cpp (node-llama-cpp,
    F32 KV cache, test/peer/llamacpp_logits.mjs) on (2) and on (3).
-5. sci-infer --gemm kokkos on (2) (weights dequantized at load) vs llama.cpp on (3): F32
+5. sci-infer --gemm onednn on (2) (weights dequantized at load) vs llama.cpp on (3): F32
    agreement, max|diff| <= 2e-3 (compare_logits.py's F32 limit).
 Pass: (5), and per-position cosine >= 0.999 and the same argmax at every position, for sci-infer(2) vs
 llama.cpp(3) and for sci-infer(2) vs llama.cpp(2), except at near-ties: positions whose reference
@@ -223,11 +223,12 @@ def check(a, gguf, work):
         ok &= r["ok"]
         print(f"{'PASS' if r['ok'] else 'FAIL'} sci-infer({a.type}) vs {what}: {fmt(r, ref)}")
     # The F32 backends dequantize the file at load (decode_row, the registry): on the same file
-    # they must be llama.cpp's F32 run on the dequantized copy, to F32 rounding.
-    kok = engine_logits(a.sci_infer, quant, tokens, os.path.join(work, "eng_kokkos.f32"), V, gemm="kokkos")
+    # they must be llama.cpp's F32 run on the dequantized copy, to F32 rounding. (oneDNN does so
+    # for every type; Kokkos keeps an integer path for Q8_0.)
+    kok = engine_logits(a.sci_infer, quant, tokens, os.path.join(work, "eng_onednn.f32"), V, gemm="onednn")
     d = float(np.abs(kok - refs[deq]).max())
     ok &= d <= F32_ATOL
-    print(f"{'PASS' if d <= F32_ATOL else 'FAIL'} sci-infer --gemm kokkos ({a.type}, dequantized at load) vs llama.cpp on the"
+    print(f"{'PASS' if d <= F32_ATOL else 'FAIL'} sci-infer --gemm onednn ({a.type}, dequantized at load) vs llama.cpp on the"
           f" dequantized F32 file: max|diff| {d:.3e} (limit {F32_ATOL:.0e})")
     # For scale, not judged: llama.cpp's own quantized run against its own F32 run.
     print(f"info llama.cpp({a.type}) vs llama.cpp on the dequantized F32 file: {fmt(compare(refs[deq], refs[quant]), refs[deq])}")
