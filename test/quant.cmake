@@ -31,7 +31,7 @@ foreach(_qt Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 MXFP4 Q4_K_M Q5_K_M Q6_K)
     COMMAND ${_q_gate} ${_need} -- ${SCI_INFER_PYTHON} ${_q_dir}/quant_models.py
             --sci-infer $<TARGET_FILE:sci-infer> --type ${_qt} --workdir ${_q_work}
     WORKING_DIRECTORY ${_q_work})
-  set_tests_properties(quant_model_${_qt}_vs_llamacpp PROPERTIES LABELS "numerics;peer;quant" TIMEOUT 300
+  set_tests_properties(quant_model_${_qt}_vs_llamacpp PROPERTIES LABELS "numerics;peer;quant" TIMEOUT 600
     SKIP_RETURN_CODE 77)
   if(_qt MATCHES "_K")
     set_tests_properties(quant_model_${_qt}_vs_llamacpp PROPERTIES FIXTURES_REQUIRED sci_infer_llama_quantize)

@@ -44,6 +44,10 @@ struct ModelConfig {
   float norm_eps = 1e-5f;
   bool tied_output = false;  // no output.weight: the token embedding is reused
   GgmlType weight_type = GgmlType::F32;  // type of the attention/FFN weights
+  // The largest block (values) among the row-parallel weights (attn_output, ffn_down), which
+  // tensor parallelism cuts along K: their fixed K-chunks are whole blocks of it. Files mix
+  // types (a Q4_K ffn_down next to a Q5_0 attn_q), so this is not weight_type's block.
+  int32_t k_block = 1;
   int64_t n_params = 0;                  // in this file (a shard holds only its slices)
   // A tensor-parallel shard file (`sci-infer shard`) holds only rank shard_rank's slices of a
   // model split shard_tp ways; every other field describes the whole model.

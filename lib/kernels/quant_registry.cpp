@@ -79,12 +79,28 @@ void dot_q8_1_pair(const uint8_t* w, int64_t b0, int64_t b1, const ActView& a, i
   }
 }
 
+// The unpackers spell out quant_blocks.hpp's element rules as whole-block loops (vectorizable);
+// check_quant_kernels.py holds both to gguf-py's dequantization.
+inline void nibbles32(const uint8_t* qs, int8_t* q) {
+  for (int l = 0; l < 16; ++l) {
+    q[l] = int8_t(qs[l] & 15);
+    q[l + 16] = int8_t(qs[l] >> 4);
+  }
+}
+inline void add_high_bits32(const uint8_t* qh, int8_t* q) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  for (int e = 0; e < kQK; ++e) q[e] = int8_t(q[e] | (((h >> e) & 1u) << 4));
+}
 float unpack_q4_0(const uint8_t* b, int8_t* q) {
-  for (int e = 0; e < kQK; ++e) q[e] = int8_t(nibble32(b + 2, e) - 8);
+  nibbles32(b + 2, q);
+  for (int e = 0; e < kQK; ++e) q[e] = int8_t(q[e] - 8);
   return load_half(b);
 }
 float unpack_q5_0(const uint8_t* b, int8_t* q) {
-  for (int e = 0; e < kQK; ++e) q[e] = int8_t((nibble32(b + 6, e) | (high_bit32(b + 2, e) << 4)) - 16);
+  nibbles32(b + 6, q);
+  add_high_bits32(b + 2, q);
+  for (int e = 0; e < kQK; ++e) q[e] = int8_t(q[e] - 16);
   return load_half(b);
 }
 float unpack_q8_0(const uint8_t* b, int8_t* q) {
@@ -92,16 +108,18 @@ float unpack_q8_0(const uint8_t* b, int8_t* q) {
   return load_half(b);
 }
 float unpack_mxfp4(const uint8_t* b, int8_t* q) {
-  for (int e = 0; e < kQK; ++e) q[e] = mxfp4_value(nibble32(b + 1, e));
+  nibbles32(b + 1, q);
+  for (int e = 0; e < kQK; ++e) q[e] = mxfp4_value(q[e]);
   return e8m0_half_to_float(b[0]);
 }
 void unpack_q4_1(const uint8_t* b, int8_t* q, float* d, float* m) {
-  for (int e = 0; e < kQK; ++e) q[e] = int8_t(nibble32(b + 4, e));
+  nibbles32(b + 4, q);
   *d = load_half(b);
   *m = load_half(b + 2);
 }
 void unpack_q5_1(const uint8_t* b, int8_t* q, float* d, float* m) {
-  for (int e = 0; e < kQK; ++e) q[e] = int8_t(nibble32(b + 8, e) | (high_bit32(b + 4, e) << 4));
+  nibbles32(b + 8, q);
+  add_high_bits32(b + 4, q);
   *d = load_half(b);
   *m = load_half(b + 2);
 }
@@ -118,8 +136,14 @@ void dot_qk_min(const uint8_t* w, int64_t b0, int64_t b1, const ActView& a, int 
     int sc[8], mn[8];
     for (int j = 0; j < 8; ++j) k4_scale_min(j, blk + 4, sc[j], mn[j]);
     const uint8_t* qs = blk + (Five ? 48 : 16);
-    for (int e = 0; e < kQKK; ++e)
-      q[e] = int8_t(k_nibble(qs, e) + (Five ? 16 * q5k_high_bit(blk + 16, e) : 0));
+    for (int g = 0; g < 4; ++g)  // 64 values per 32 bytes: low nibbles, then high nibbles
+      for (int l = 0; l < 32; ++l) {
+        q[64 * g + l] = int8_t(qs[32 * g + l] & 15);
+        q[64 * g + 32 + l] = int8_t(qs[32 * g + l] >> 4);
+      }
+    if (Five)  // bit j of qh[l]: the 5th bit of value l of sub-block j
+      for (int j = 0; j < 8; ++j)
+        for (int l = 0; l < 32; ++l) q[32 * j + l] = int8_t(q[32 * j + l] | (((blk[16 + l] >> j) & 1) << 4));
     const float d = load_half(blk), dmin = load_half(blk + 2);
     for (int i = 0; i < rows; ++i) {
       const int8_t* x = a.q + i * a.ldq + b * kQKK;
@@ -144,7 +168,17 @@ void dot_q6_k(const uint8_t* w, int64_t b0, int64_t b1, const ActView& a, int ro
     int8_t q[kQKK];
     int sc[16];
     for (int j = 0; j < 16; ++j) sc[j] = static_cast<int8_t>(blk[192 + j]);
-    for (int e = 0; e < kQKK; ++e) q[e] = int8_t(q6k_quant(blk, e));
+    for (int h = 0; h < 2; ++h) {  // per 128 values: ql[64], qh[32]
+      const uint8_t* ql = blk + 64 * h;
+      const uint8_t* qh = blk + 128 + 32 * h;
+      int8_t* o = q + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        o[l] = int8_t(((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32);
+        o[l + 32] = int8_t(((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32);
+        o[l + 64] = int8_t(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+        o[l + 96] = int8_t(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+      }
+    }
     const float d = load_half(blk + 208);
     for (int i = 0; i < rows; ++i) {
       const int8_t* x = a.q + i * a.ldq + b * kQKK;

@@ -300,6 +300,11 @@ ModelConfig read_model_config(const GgufFile& f) {
     throw Error(f.path() + ": " + a + "vocab_size disagrees with token_embd.weight");
   c.tied_output = f.find_tensor("output.weight") == nullptr;
   c.weight_type = f.tensor("blk.0.attn_q.weight").type;
+  for (int i = 0; i < c.n_layers; ++i)
+    for (const char* w : {"attn_output", "ffn_down"}) {
+      const GgufTensorInfo* t = f.find_tensor("blk." + std::to_string(i) + "." + w + ".weight");
+      if (t) c.k_block = std::max(c.k_block, static_cast<int32_t>(ggml_block_elems(t->type)));
+    }
   std::unique_ptr<ShardLayout> shard;
   if (c.shard_tp > 1) {
     try {

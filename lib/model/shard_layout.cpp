@@ -29,13 +29,15 @@ ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
     throw Error(what + "the " + std::to_string(c.n_kv_heads) + " KV heads can be neither split nor replicated tp ways");
   if (c.ffn_dim % tp != 0) throw Error(what + "tp does not divide the FFN width " + std::to_string(c.ffn_dim));
   const int64_t q_dim = int64_t(c.n_heads) * c.head_dim;
-  // Chunks are whole quantization blocks (Q8_0: 32 values), so every backend can cut there.
-  const int64_t unit = static_cast<int64_t>(ggml_block_elems(c.weight_type));
+  // Chunks are whole quantization blocks of the row-parallel weights (Q8_0: 32 values, K-quants:
+  // 256), so every backend can cut there.
+  const int64_t unit = std::max<int64_t>(c.k_block, static_cast<int64_t>(ggml_block_elems(c.weight_type)));
   int chunks = kReductionChunks;
   while (chunks > 1 && (q_dim % (chunks * unit) != 0 || c.ffn_dim % (chunks * unit) != 0)) chunks /= 2;
   if (chunks % tp != 0)
     throw Error(what + "this model's row-parallel layers reduce over " + std::to_string(chunks) +
-                " fixed K-chunks (attention width " + std::to_string(q_dim) + ", FFN width " +
+                " fixed K-chunks of whole " + std::to_string(unit) + "-value blocks (attention width " +
+                std::to_string(q_dim) + ", FFN width " +
                 std::to_string(c.ffn_dim) + "), which tp must divide");
   ShardLayout s;
   s.reduction_chunks = chunks;
@@ -56,9 +58,9 @@ ShardLayout ShardLayout::make(const ModelConfig& c, int tp, int rank) {
   // Row-parallel weights are cut along K: quantised blocks must not straddle the cut.
   const int64_t block = unit;
   if (tp > 1 && (int64_t(s.n_q_heads) * c.head_dim % block != 0 || s.n_ffn % block != 0))
-    throw Error(what + "a " + ggml_type_name(c.weight_type) + " weight cannot be cut into slices of " +
+    throw Error(what + "the row-parallel weights cannot be cut into slices of " +
                 std::to_string(s.n_q_heads * c.head_dim) + " and " + std::to_string(s.n_ffn) + " columns (blocks of " +
-                std::to_string(block) + ")");
+                std::to_string(block) + " values)");
   return s;
 }
 
