@@ -77,17 +77,30 @@ int inspect(const std::string& path, bool tensors, bool check_finite) {
   }
   std::printf("parameters: %lu (%.1f M), tensor bytes: %.1f MiB\n", (unsigned long)elems, elems / 1e6,
               bytes / 1048576.0);
+  if (!tensors) {  // every tensor's type, compactly: its name and type (--tensors adds shapes and sizes)
+    std::string line = "tensor types:";
+    for (const auto& t : f->tensors()) line += " " + t.name + "=" + ggml_type_name(t.type);
+    std::printf("%s\n", line.c_str());
+  }
   std::fflush(stdout);
   int rc = kExitOk;
   try {
     const ModelConfig c = read_model_config(*f);
-    std::printf("model: %s, vocab %d, dim %d, layers %d, heads %d (kv %d), ffn %d, context %d, rope theta %g, "
-                "eps %g, %s output, weights %s\n",
-                c.arch.c_str(), c.n_vocab, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.ffn_dim, c.context,
-                c.rope_theta, c.norm_eps, c.tied_output ? "tied" : "untied", ggml_type_name(c.weight_type));
+    std::printf("architecture: %s\n", c.arch.c_str());
+    std::printf("model: %s, vocab %d, dim %d, layers %d, heads %d (kv %d, head dim %d), ffn %d, context %d, "
+                "rope theta %g, eps %g, %s output, weights %s\n",
+                c.arch.c_str(), c.n_vocab, c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.ffn_dim,
+                c.context, c.rope_theta, c.norm_eps, c.tied_output ? "tied" : "untied", ggml_type_name(c.weight_type));
+    int n_swa = 0;
+    for (uint8_t x : c.swa_layers) n_swa += x;
+    std::printf("recipe: rope %s, scaling %s (freq scale %g, attn factor %g%s), %s, sliding window %d on %d of %d "
+                "layers, attention soft-cap %g, final soft-cap %g, embedding scale %g\n",
+                c.rope.layout.c_str(), c.rope.scaling.c_str(), c.rope.freq_scale, c.rope.attn_factor,
+                c.rope.freq_factors ? ", rope_freqs.weight factors" : "", c.gelu ? "GeGLU" : "SwiGLU",
+                c.sliding_window, n_swa, c.n_layers, c.attn_softcap, c.final_softcap, c.embed_scale);
   } catch (const Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "sci-infer: error: not a runnable llama model: %s\n", e.what());
+    std::fprintf(stderr, "sci-infer: error: not a runnable model: %s\n", e.what());
     rc = kExitRefused;
   }
   if (check_finite) {
@@ -116,7 +129,7 @@ Runner add_inspect(CLI::App& app) {
   app.add_flag("--tensors", *tensors, "List every tensor");
   app.add_flag("--check-finite", *check_finite,
                "Decode every weight (F16/BF16 values, Q8_0 scales) and name the first NaN or Inf");
-  app.footer("Exits 0 for a runnable llama model (with --check-finite: whose weights are all finite), "
+  app.footer("Exits 0 for a runnable model (architectures: see docs/models.md) (with --check-finite: whose weights are all finite), "
              "2 otherwise, with the reason on stderr.");
   return [=] {
     try {
@@ -131,7 +144,7 @@ Runner add_inspect(CLI::App& app) {
 
 Runner add_make_model(CLI::App& app) {
   struct Args {
-    std::string preset = "15m", dtype = "f32", out;
+    std::string preset = "15m", dtype = "f32", out, arch = "llama", rope_scaling = "none";
     uint64_t seed = 1234;
     bool untied = false;
     ModelSpec spec;
@@ -151,6 +164,16 @@ Runner add_make_model(CLI::App& app) {
   auto ctx = app.add_option("--context", a->spec.context);
   auto theta = app.add_option("--rope-theta", a->spec.rope_theta);
   auto eps = app.add_option("--eps", a->spec.norm_eps);
+  app.add_option("--arch", a->arch, "llama, qwen2, qwen3, gemma2 or gemma3 (llama.cpp's GGUF conventions)");
+  auto head_dim = app.add_option("--head-dim", a->spec.head_dim, "Head dimension (default dim / heads)");
+  app.add_option("--rope-scaling", a->rope_scaling, "none, linear, yarn or llama3 (Llama 3.1 rope_freqs.weight)");
+  auto factor = app.add_option("--rope-factor", a->spec.rope_factor, "RoPE scaling factor (default 8)");
+  auto orig = app.add_option("--rope-orig-context", a->spec.rope_orig_context,
+                             "Original context of the scaling (default context / 4)");
+  auto window = app.add_option("--sliding-window", a->spec.sliding_window, "Gemma: attention.sliding_window");
+  auto acap = app.add_option("--attn-softcap", a->spec.attn_softcap, "gemma2: attn_logit_softcapping (default 50)");
+  auto fcap = app.add_option("--final-softcap", a->spec.final_softcap,
+                             "Gemma: final_logit_softcapping (default 30; gemma3: 0 = none)");
   return [=] {
     ModelSpec s = model_spec_preset(a->preset);
     if (*vocab) s.n_vocab = a->spec.n_vocab;
@@ -162,13 +185,22 @@ Runner add_make_model(CLI::App& app) {
     if (*ctx) s.context = a->spec.context;
     if (*theta) s.rope_theta = a->spec.rope_theta;
     if (*eps) s.norm_eps = a->spec.norm_eps;
+    s.arch = a->arch;
+    if (*head_dim) s.head_dim = a->spec.head_dim;
+    s.rope_scaling = a->rope_scaling;
+    if (*factor) s.rope_factor = a->spec.rope_factor;
+    if (*orig) s.rope_orig_context = a->spec.rope_orig_context;
+    if (*window) s.sliding_window = a->spec.sliding_window;
+    if (*acap) s.attn_softcap = a->spec.attn_softcap;
+    if (*fcap) s.final_softcap = a->spec.final_softcap;
+    if (s.arch == "gemma3" && !*fcap) s.final_softcap = 0.0f;
     std::string dt = a->dtype;
     for (auto& ch : dt) ch = static_cast<char>(std::toupper(ch));
     s.dtype = ggml_type_from_name(dt);
     s.seed = a->seed;
     s.tied_output = !a->untied;
     make_test_model(s, a->out);
-    std::printf("wrote %s (%s, %s)\n", a->out.c_str(), a->preset.c_str(), ggml_type_name(s.dtype));
+    std::printf("wrote %s (%s, %s, %s)\n", a->out.c_str(), s.arch.c_str(), a->preset.c_str(), ggml_type_name(s.dtype));
     return 0;
   };
 }

@@ -33,6 +33,8 @@ ForwardPass::ForwardPass(const ModelConfig& c, const ShardLayout& s, TensorComm&
   // be 512 rows of a vocabulary that only a whole-prompt score or logits step ever needs.
   logits_ = Matrix(Kokkos::ViewAllocateWithoutInitializing("logits"), 1, s.n_vocab);
   rope_cs_ = mat("rope_cos_sin", c.head_dim);
+  for (uint8_t swa : c.swa_layers) any_swa_ |= swa != 0;
+  if (any_swa_) rope_cs_swa_ = mat("rope_cos_sin_swa", c.head_dim);
   st_.token = IntVector("step_token", max_tokens);
   st_.emb_row = IntVector("step_emb_row", max_tokens);
   st_.seq_slot = IntVector("step_seq_slot", max_tokens);
@@ -122,25 +124,60 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
   }
 
   // ---- The transformer ----
+  // The layer recipe (ModelConfig, from the architecture table and the file): every optional
+  // step runs only when its weights exist, in llama.cpp's order.
   embed(plan, w);
-  rope_table(w.rope_inv_freq, st_, rope_cs_);
+  if (c_.embed_scale > 0.0f) scale_token_rows(x_, st_, c_.embed_scale);
+  rope_table(w.rope_inv_freq, w.rope_mscale, st_, rope_cs_);
+  if (any_swa_) rope_table(w.rope_inv_freq_swa, w.rope_mscale_swa, st_, rope_cs_swa_);
+  const bool neox = c_.rope.layout == "neox";
   for (int32_t l = 0; l < c_.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
+    const bool swa = c_.swa_layers[l] != 0;
+    const Matrix& cs = swa ? rope_cs_swa_ : rope_cs_;
     rms_norm(x_, lw.attn_norm, c_.norm_eps, n, h_);
     linear(*lw.qkv, h_, n, qkv_);
-    rope(qkv_, 0, s_.n_q_heads, c_.head_dim, rope_cs_, n);
-    rope(qkv_, q_dim_, s_.n_kv_heads, c_.head_dim, rope_cs_, n);
+    if (lw.qkv_bias.extent(0)) add_bias(qkv_, 0, lw.qkv_bias, n);
+    if (lw.q_norm.extent(0)) head_rms_norm(qkv_, 0, s_.n_q_heads, c_.head_dim, lw.q_norm, c_.norm_eps, n);
+    if (lw.k_norm.extent(0)) head_rms_norm(qkv_, q_dim_, s_.n_kv_heads, c_.head_dim, lw.k_norm, c_.norm_eps, n);
+    rope(qkv_, 0, s_.n_q_heads, c_.head_dim, neox, cs, n);
+    rope(qkv_, q_dim_, s_.n_kv_heads, c_.head_dim, neox, cs, n);
+    AttentionRecipe ar;
+    if (c_.attn_q_scale > 0.0f) {  // Gemma: Q scaled before the dot product, scores unscaled
+      scale_columns(qkv_, 0, q_dim_, c_.attn_q_scale, n);
+      ar.scale = 1.0f;
+    }
+    ar.softcap = c_.attn_softcap;
+    ar.window = swa ? c_.sliding_window : 0;
+    ar.neox = neox;
     kv_store(qkv_, q_dim_, q_dim_ + kv_dim_, kv_dim_, l, st_, cache);
-    attention(qkv_, s_.n_q_heads, s_.n_kv_heads, c_.head_dim, l, st_, cache, att_);
+    attention(qkv_, s_.n_q_heads, s_.n_kv_heads, c_.head_dim, l, st_, cache, att_, ar);
     linear(*lw.wo, att_, n, tmp_);
     sum_partials(tmp_, n);
-    add_rows(x_, tmp_, n);
+    if (lw.wo_bias.extent(0)) add_bias(tmp_, 0, lw.wo_bias, n);  // once, after the partial sums
+    if (lw.post_attn_norm.extent(0)) {
+      rms_norm(tmp_, lw.post_attn_norm, c_.norm_eps, n, h_);
+      add_rows(x_, h_, n);
+    } else {
+      add_rows(x_, tmp_, n);
+    }
     rms_norm(x_, lw.ffn_norm, c_.norm_eps, n, h_);
     linear(*lw.gate_up, h_, n, gate_up_);
-    swiglu(gate_up_, ffn_, n, act_);
+    if (lw.gate_up_bias.extent(0)) add_bias(gate_up_, 0, lw.gate_up_bias, n);
+    if (c_.gelu) {
+      geglu(gate_up_, ffn_, n, act_);
+    } else {
+      swiglu(gate_up_, ffn_, n, act_);
+    }
     linear(*lw.down, act_, n, tmp_);
     sum_partials(tmp_, n);
-    add_rows(x_, tmp_, n);
+    if (lw.down_bias.extent(0)) add_bias(tmp_, 0, lw.down_bias, n);
+    if (lw.post_ffn_norm.extent(0)) {
+      rms_norm(tmp_, lw.post_ffn_norm, c_.norm_eps, n, h_);
+      add_rows(x_, h_, n);
+    } else {
+      add_rows(x_, tmp_, n);
+    }
   }
 
   // ---- Outputs: final norm on the rows that need it, then the vocabulary projection ----
@@ -159,6 +196,7 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
     if (int64_t(logits_.extent(0)) < rows)
       logits_ = Matrix(Kokkos::ViewAllocateWithoutInitializing("logits"), rows, s_.n_vocab);
     linear(*w.output, sel_, static_cast<int32_t>(rows), logits_);
+    if (c_.final_softcap > 0.0f) softcap_rows(logits_, c_.final_softcap, static_cast<int32_t>(rows));
     Kokkos::fence();
     auto host = Kokkos::create_mirror_view(logits_);
     Kokkos::deep_copy(host, logits_);

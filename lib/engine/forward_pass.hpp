@@ -44,12 +44,13 @@ class ForwardPass {
   std::vector<int32_t> vocab_counts_;  // vocabulary rows of each rank
   std::vector<int> row_owner_;
   ByteVector emb_rows_;  // this step's embedding-table rows, one per token
-  Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_, rope_cs_;
+  Matrix x_, h_, qkv_, att_, tmp_, gate_up_, act_, sel_, logits_, emb_in_, rope_cs_, rope_cs_swa_;
   StepTokens st_;
   IntVector logit_rows_, hidden_rows_;
   void linear(const Linear& l, const Matrix& in, int32_t n, const Matrix& out);
   void embed(const StepPlan& plan, const ModelWeights& w);
   void sum_partials(const Matrix& y, int32_t n);
+  bool any_swa_ = false;
 };
 
 }  // namespace sci_infer

@@ -12,10 +12,23 @@
 
 namespace sci_infer {
 
+// Optional parts (biases, QK-norm, post-norms) are empty Views (extent 0) when the model's
+// architecture or file has none (ModelConfig::roles_present).
 struct LayerWeights {
   Vector attn_norm, ffn_norm;
   std::unique_ptr<Linear> qkv, wo, gate_up, down;
+  Vector qkv_bias, wo_bias, gate_up_bias, down_bias;  // this rank's slices, stacked like the GEMM outputs
+  Vector q_norm, k_norm, post_attn_norm, post_ffn_norm;
 };
+
+// One RoPE table's frequencies: the angle of pair i at position p is p * inv_freq[i], and cos/sin
+// are scaled by mscale (YaRN, rope.scaling.attn_factor).
+struct RopeFrequencies {
+  std::vector<double> inv_freq;
+  double mscale = 1.0;
+};
+// llama.cpp's conventions (ggml rope_yarn, llama_context's yarn_attn_factor), in double.
+RopeFrequencies rope_frequencies(const ModelConfig& c, bool sliding_window_layer, const float* freq_factors);
 
 // With tensor parallelism each rank holds only its slices (model/shard_layout.hpp).
 struct ModelWeights {
@@ -31,7 +44,8 @@ struct ModelWeights {
   Vector output_norm;
   std::unique_ptr<Linear> output;  // output.weight, or token_embd.weight when tied
   std::vector<LayerWeights> layers;
-  Kokkos::View<double*> rope_inv_freq;
+  Kokkos::View<double*> rope_inv_freq, rope_inv_freq_swa;  // global and sliding-window layers
+  double rope_mscale = 1.0, rope_mscale_swa = 1.0;
   size_t bytes() const;
 
   // arena: where packed weights go (node-shared memory), or nullptr for private memory.

@@ -1,5 +1,7 @@
 // Kokkos kernels of the transformer block (see ops.hpp for the reproducibility rules).
 #include "kernels/ops.hpp"
+#include "kernels/ops_loops.hpp"
+#include "kernels/ops_math.hpp"
 
 #include <omp.h>
 
@@ -13,42 +15,7 @@ namespace sci_infer {
 namespace {
 
 std::atomic<int> g_kernel_threads{1};
-
-// Debian's Kokkos has only the Serial backend, which would run these kernels on one core of the
-// rank. On Serial, the row-parallel kernels and attention fan out over the rank's OpenMP
-// threads instead, running the same functor for each index, each index wholly on one thread
-// (so the bits never depend on the thread count). Parallel backends use Kokkos as they are.
-bool host_fan_out() {
-#if defined(KOKKOS_ENABLE_SERIAL)
-  return std::is_same<Kokkos::DefaultExecutionSpace, Kokkos::Serial>::value && kernel_threads() > 1;
-#else
-  return false;
-#endif
-}
-
-// f(t) for every row t < n.
-template <class F>
-void for_each_row(const char* name, int32_t n, const F& f) {
-  if (host_fan_out()) {
-#pragma omp parallel for schedule(static) num_threads(kernel_threads()) if (n > 1)
-    for (int32_t t = 0; t < n; ++t) f(t);
-    return;
-  }
-  Kokkos::parallel_for(name, Kokkos::RangePolicy<>(0, n), f);
-}
-
-// f(t, j) for every cell of rows x cols: one fine-grained index space on parallel backends; on
-// the Serial fan-out, whole rows per thread.
-template <class F>
-void for_each_cell(const char* name, int32_t rows, int32_t cols, const F& f) {
-  if (host_fan_out()) {
-#pragma omp parallel for schedule(static) num_threads(kernel_threads()) if (rows > 1)
-    for (int32_t t = 0; t < rows; ++t)
-      for (int32_t j = 0; j < cols; ++j) f(t, j);
-    return;
-  }
-  Kokkos::parallel_for(name, Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {rows, cols}), f);
-}
+using namespace kernel_loops;
 
 // IEEE half -> float, by bits, usable in device code (no host intrinsics).
 KOKKOS_INLINE_FUNCTION float half_bits_to_float(uint16_t h) {
@@ -146,28 +113,31 @@ void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matr
   });
 }
 
-void rope_table(const Kokkos::View<double*>& inv_freq, const StepTokens& st, const Matrix& cos_sin) {
+void rope_table(const Kokkos::View<double*>& inv_freq, double mscale, const StepTokens& st, const Matrix& cos_sin) {
   const auto position = st.position;
   const int32_t half = static_cast<int32_t>(inv_freq.extent(0));
   for_each_cell("sci_infer::rope_table", st.n, half,
       KOKKOS_LAMBDA(const int32_t t, const int32_t i) {
         // The angle depends on (position, i) only, computed in double then rounded once.
         const double angle = double(position(t)) * inv_freq(i);
-        cos_sin(t, 2 * i) = static_cast<float>(cos(angle));
-        cos_sin(t, 2 * i + 1) = static_cast<float>(sin(angle));
+        cos_sin(t, 2 * i) = static_cast<float>(cos(angle) * mscale);
+        cos_sin(t, 2 * i + 1) = static_cast<float>(sin(angle) * mscale);
       });
 }
 
-void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim, const Matrix& cos_sin, int32_t n) {
+void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim, bool neox, const Matrix& cos_sin,
+          int32_t n) {
   const int32_t half = head_dim / 2;
+  // The two elements of pair i: (2i, 2i+1), or (i, i + half) in the NEOX layout.
+  const int32_t first_step = neox ? 1 : 2, second_offset = neox ? half : 1;
   for_each_cell("sci_infer::rope", n, n_heads * half,
       KOKKOS_LAMBDA(const int32_t t, const int32_t hp) {
         const int32_t h = hp / half, i = hp % half;
         const float c = cos_sin(t, 2 * i), s = cos_sin(t, 2 * i + 1);
-        const int32_t col = col0 + h * head_dim + 2 * i;
-        const float x0 = qkv(t, col), x1 = qkv(t, col + 1);
+        const int32_t col = col0 + h * head_dim + first_step * i;
+        const float x0 = qkv(t, col), x1 = qkv(t, col + second_offset);
         qkv(t, col) = x0 * c - x1 * s;
-        qkv(t, col + 1) = x0 * s + x1 * c;
+        qkv(t, col + second_offset) = x0 * s + x1 * c;
       });
 }
 
@@ -189,6 +159,9 @@ void kv_store(const Matrix& qkv, int32_t k_col0, int32_t v_col0, int32_t kv_dim,
 
 namespace {
 
+// c * tanh(x / c), llama.cpp's order: x scaled by 1/c, tanh, scaled by c.
+KOKKOS_INLINE_FUNCTION float softcap_score(float x, float cap) { return tanh_f(x * (1.0f / cap)) * cap; }
+
 // Causal attention of one (token, query head), in two parts that every backend runs the same way:
 // block(b) reduces key block b (32 positions) to its max score, sum of exponentials and
 // exp-weighted sum of V; combine() merges the blocks in position order.
@@ -199,30 +172,46 @@ struct AttentionKernel {
   IntVector seq_slot, position;
   int32_t n_heads, group, head_dim, layer, part;
   float scale;
+  AttentionRecipe recipe;
 
   KOKKOS_INLINE_FUNCTION int32_t blocks(int32_t t) const { return position(t) / kKvBlock + 1; }
+  // The first position a query at position(t) sees (sliding window), and its key block.
+  KOKKOS_INLINE_FUNCTION int32_t first_position(int32_t t) const {
+    const int32_t lo = recipe.window > 0 ? position(t) - recipe.window + 1 : 0;
+    return lo > 0 ? lo : 0;
+  }
+  KOKKOS_INLINE_FUNCTION int32_t first_block(int32_t t) const { return first_position(t) / kKvBlock; }
+  // Pair order of the score dot product: for each RoPE pair, its first then its second element,
+  // so a NEOX-layout head and its llama.cpp-permuted NORM twin sum the same products in the same
+  // order (see docs/reproducibility.md).
+  KOKKOS_INLINE_FUNCTION int32_t dot_dim(int32_t k) const {
+    return recipe.neox ? (k % 2 == 0 ? k / 2 : k / 2 + head_dim / 2) : k;
+  }
 
   KOKKOS_INLINE_FUNCTION void block(int32_t t, int32_t h, int32_t b, float* p) const {
     const int32_t kvh = h / group, pos = position(t), qcol = h * head_dim;
     const int32_t page = pages(seq_slot(t), b);
     const int32_t j_end = (b == blocks(t) - 1) ? pos % kKvBlock + 1 : kKvBlock;
+    const int32_t j_begin = (b == first_block(t)) ? first_position(t) - b * kKvBlock : 0;
     // Scores of the block's keys: K pages are stored [dim][position], so the inner loop runs
     // over positions (vectorizable) while each score is still summed over d in order.
     float score[kKvBlock];
     for (int32_t j = 0; j < kKvBlock; ++j) score[j] = 0.0f;
-    for (int32_t d = 0; d < head_dim; ++d) {
+    for (int32_t k = 0; k < head_dim; ++k) {
+      const int32_t d = dot_dim(k);
       const float qd = qkv(t, qcol + d);
       const float* krow = &kc(layer, page, kvh * head_dim + d, 0);
       for (int32_t j = 0; j < j_end; ++j) score[j] = fmaf(qd, krow[j], score[j]);  // unwritten slots never read
     }
     float m = -INFINITY;
-    for (int32_t j = 0; j < j_end; ++j) {
+    for (int32_t j = j_begin; j < j_end; ++j) {
       score[j] *= scale;
+      if (recipe.softcap > 0.0f) score[j] = softcap_score(score[j], recipe.softcap);
       m = score[j] > m ? score[j] : m;
     }
     float l = 0.0f;
     for (int32_t d = 0; d < head_dim; ++d) p[2 + d] = 0.0f;
-    for (int32_t j = 0; j < j_end; ++j) {
+    for (int32_t j = j_begin; j < j_end; ++j) {
       const float e = expf(score[j] - m);
       l += e;
       const float* vrow = &vc(layer, page, j, kvh * head_dim);
@@ -234,17 +223,17 @@ struct AttentionKernel {
 
   // partial: blocks(t) records of `part` floats; w: blocks(t) floats of workspace.
   KOKKOS_INLINE_FUNCTION void combine(int32_t t, int32_t h, const float* partial, float* w) const {
-    const int32_t n_blocks = blocks(t), qcol = h * head_dim;
+    const int32_t n_blocks = blocks(t), b0 = first_block(t), qcol = h * head_dim;
     float m = -INFINITY;  // max is order-free; sums below are sequential in block order
-    for (int32_t b = 0; b < n_blocks; ++b) m = partial[b * part] > m ? partial[b * part] : m;
+    for (int32_t b = b0; b < n_blocks; ++b) m = partial[b * part] > m ? partial[b * part] : m;
     float l = 0.0f;
-    for (int32_t b = 0; b < n_blocks; ++b) {
+    for (int32_t b = b0; b < n_blocks; ++b) {
       w[b] = expf(partial[b * part] - m);
       l += w[b] * partial[b * part + 1];
     }
     for (int32_t d = 0; d < head_dim; ++d) {
       float acc = 0.0f;
-      for (int32_t b = 0; b < n_blocks; ++b) acc += w[b] * partial[b * part + 2 + d];
+      for (int32_t b = b0; b < n_blocks; ++b) acc += w[b] * partial[b * part + 2 + d];
       out(t, qcol + d) = acc / l;
     }
   }
@@ -253,10 +242,10 @@ struct AttentionKernel {
 }  // namespace
 
 void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, int32_t layer,
-               const StepTokens& st, const KvCacheViews& cache, const Matrix& out) {
+               const StepTokens& st, const KvCacheViews& cache, const Matrix& out, const AttentionRecipe& recipe) {
+  const float scale = recipe.scale > 0.0f ? recipe.scale : static_cast<float>(1.0 / std::sqrt(double(head_dim)));
   const AttentionKernel a{qkv, out, cache.k, cache.v, cache.page_table, st.seq_slot, st.position, n_heads,
-                          n_heads / n_kv_heads, head_dim, layer, head_dim + 2,
-                          static_cast<float>(1.0 / std::sqrt(double(head_dim)))};
+                          n_heads / n_kv_heads, head_dim, layer, head_dim + 2, scale, recipe};
   const int32_t max_blocks = st.max_position / kKvBlock + 1;
   const size_t work_floats = size_t(max_blocks) * (a.part + 1);
   if (host_fan_out()) {
@@ -284,7 +273,7 @@ void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t h
         auto partial = [&](int32_t t, int32_t h) { return &buf[per_query * (size_t(t - t0) * group + (h - h0))]; };
         for (int32_t b = 0; b < a.blocks(t1 - 1); ++b)  // positions grow within a run
           for (int32_t t = t0; t < t1; ++t)
-            if (b < a.blocks(t))
+            if (b < a.blocks(t) && b >= a.first_block(t))
               for (int32_t h = h0; h < h0 + group; ++h) a.block(t, h, b, partial(t, h) + size_t(b) * part);
         for (int32_t t = t0; t < t1; ++t)
           for (int32_t h = h0; h < h0 + group; ++h) a.combine(t, h, partial(t, h), w);
@@ -305,7 +294,7 @@ void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t h
         const int32_t t = team.league_rank() / a.n_heads;
         const int32_t h = team.league_rank() % a.n_heads;
         Scratch buf(team.team_scratch(level), work_floats);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, a.blocks(t)),
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, a.first_block(t), a.blocks(t)),
                              [&](const int32_t b) { a.block(t, h, b, &buf(size_t(b) * a.part)); });
         team.team_barrier();
         Kokkos::single(Kokkos::PerTeam(team),

@@ -46,13 +46,15 @@ void embed_tokens(const ByteVector& rows, GgmlType type, int32_t dim, int32_t vo
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for the first n rows.
 void rms_norm(const Matrix& x, const Vector& w, float eps, int32_t n, const Matrix& out);
 
-// cos_sin[t][2i], [2i+1] = cos, sin of position[t] * inv_freq[i], computed in double and rounded
-// once; built once per step and shared by every layer and head.
-void rope_table(const Kokkos::View<double*>& inv_freq, const StepTokens& st, const Matrix& cos_sin);
+// cos_sin[t][2i], [2i+1] = mscale * cos, sin of position[t] * inv_freq[i], computed in double and
+// rounded once; built once per step and shared by every layer and head. inv_freq holds each
+// pair's whole frequency (base, factors, scaling: engine/model_weights.cpp).
+void rope_table(const Kokkos::View<double*>& inv_freq, double mscale, const StepTokens& st, const Matrix& cos_sin);
 
-// Rotates consecutive pairs (2i, 2i+1) of each head in columns [col0, col0 + n_heads*head_dim)
-// by the angles of rope_table (llama.cpp's "NORM" RoPE layout for arch llama).
-void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim, const Matrix& cos_sin, int32_t n);
+// Rotates the pairs of each head in columns [col0, col0 + n_heads*head_dim) by the angles of
+// rope_table: pairs (2i, 2i+1) (llama.cpp's "NORM" layout) or, with neox, (i, i + head_dim/2).
+void rope(const Matrix& qkv, int32_t col0, int32_t n_heads, int32_t head_dim, bool neox, const Matrix& cos_sin,
+          int32_t n);
 
 // Paged KV cache of one model, K and V apart: K is [layer][page][kv_dim][slot in page] (keys of a
 // page contiguous per dimension, for the score loop), V is [layer][page][slot in page][kv_dim].
@@ -65,12 +67,41 @@ struct KvCacheViews {
 void kv_store(const Matrix& qkv, int32_t k_col0, int32_t v_col0, int32_t kv_dim, int32_t layer,
               const StepTokens& st, const KvCacheViews& cache);
 
-// Causal grouped-query attention of each token over positions 0..position[t] of its sequence.
+// What varies between architectures inside attention.
+struct AttentionRecipe {
+  float scale = 0.0f;    // score scale; 0: 1/sqrt(head_dim)
+  float softcap = 0.0f;  // scores = c * tanh(scores / c) after scaling; 0: none
+  int32_t window = 0;    // a query at p sees keys p - window + 1 .. p; 0: all of 0 .. p
+  bool neox = false;     // RoPE pairs (i, i + head_dim/2): the score dot runs in pair order
+};
+
+// Causal grouped-query attention of each token over positions 0..position[t] of its sequence
+// (or its sliding window).
 void attention(const Matrix& qkv, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, int32_t layer,
-               const StepTokens& st, const KvCacheViews& cache, const Matrix& out);
+               const StepTokens& st, const KvCacheViews& cache, const Matrix& out, const AttentionRecipe& recipe);
 
 // out[t][j] = silu(gu[t][j]) * gu[t][ffn + j]  (gate and up stacked in one GEMM output).
 void swiglu(const Matrix& gate_up, int32_t ffn, int32_t n, const Matrix& out);
+
+// out[t][j] = gelu_tanh(gu[t][j]) * gu[t][ffn + j]  (GeGLU, Gemma).
+void geglu(const Matrix& gate_up, int32_t ffn, int32_t n, const Matrix& out);
+
+// y[t][col0 + j] += b[j] for the first n rows: biases, added after the GEMM chain.
+void add_bias(const Matrix& y, int32_t col0, const Vector& b, int32_t n);
+
+// Per-head RMS norm (QK-norm): each head_dim slice of columns [col0, col0 + n_heads*head_dim)
+// normalized and multiplied by w (head_dim weights).
+void head_rms_norm(const Matrix& x, int32_t col0, int32_t n_heads, int32_t head_dim, const Vector& w, float eps,
+                   int32_t n);
+
+// x[t][col0 + j] *= s for j < n_cols, the first n rows.
+void scale_columns(const Matrix& x, int32_t col0, int32_t n_cols, float s, int32_t n);
+
+// x[t] *= s for the rows of token inputs (not embedding-row inputs), t < st.n.
+void scale_token_rows(const Matrix& x, const StepTokens& st, float s);
+
+// x = c * tanh(x / c) on the first n rows (final logit soft-capping).
+void softcap_rows(const Matrix& x, float c, int32_t n);
 
 // x[t] += y[t] for the first n rows.
 void add_rows(const Matrix& x, const Matrix& y, int32_t n);

@@ -290,7 +290,7 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
     md.emplace_back(a + "attention.value_length", gguf_u32(head_dim));
   }
   md.emplace_back(a + "rope.dimension_count", gguf_u32(head_dim));
-  if (cfg.has("sliding_window") && cfg.j["sliding_window"].is_number_integer())
+  if (arch.norm_plus_one && cfg.has("sliding_window") && cfg.j["sliding_window"].is_number_integer())  // Gemma
     md.emplace_back(a + "attention.sliding_window", gguf_u32(cfg.uint("sliding_window")));
   if (cfg.has("attn_logit_softcapping")) md.emplace_back(a + "attn_logit_softcapping", gguf_f32(cfg.num_or("attn_logit_softcapping", 0)));
   if (cfg.has("final_logit_softcapping")) md.emplace_back(a + "final_logit_softcapping", gguf_f32(cfg.num_or("final_logit_softcapping", 0)));

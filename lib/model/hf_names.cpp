@@ -33,9 +33,9 @@ const NamePair kLayer[] = {
 // Gemma 2/3 have four norms per layer: post_attention_layernorm is the attention output's norm
 // there, while in llama/qwen it is the pre-FFN norm.
 const NamePair kLayerLlama[] = {{"post_attention_layernorm.weight", "ffn_norm.weight"}};
-const NamePair kLayerGemma[] = {{"post_attention_layernorm.weight", "attn_post_norm.weight"},
+const NamePair kLayerGemma[] = {{"post_attention_layernorm.weight", "post_attention_norm.weight"},
                                 {"pre_feedforward_layernorm.weight", "ffn_norm.weight"},
-                                {"post_feedforward_layernorm.weight", "ffn_post_norm.weight"}};
+                                {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"}};
 
 template <size_t N>
 const char* lookup(const NamePair (&t)[N], const std::string& s) {

@@ -1,4 +1,4 @@
-// Deterministic random-weight Llama models as GGUF v3.
+// Deterministic random-weight models (llama, qwen2, qwen3, gemma2, gemma3) as GGUF v3.
 //
 // Every weight is a pure function of (seed, tensor name, element index): a splitmix64 hash of
 // that triple gives two uniforms and Box-Muller turns them into normals. No generator state is
@@ -123,21 +123,57 @@ uint32_t gguf_file_type(GgmlType t) {
 
 [[noreturn]] void bad_spec(const std::string& what) { throw Error("make_test_model: " + what); }
 
+bool is_gemma(const ModelSpec& s) { return s.arch == "gemma2" || s.arch == "gemma3"; }
+
+uint32_t head_dim_of(const ModelSpec& s) { return s.head_dim ? s.head_dim : s.dim / s.n_heads; }
+
 void validate_spec(const ModelSpec& s) {
   if (s.n_vocab == 0 || s.dim == 0 || s.n_layers == 0 || s.n_heads == 0 || s.n_kv_heads == 0 ||
       s.ffn_dim == 0 || s.context == 0) {
     bad_spec("all model dimensions must be positive");
   }
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3" && s.arch != "gemma2" && s.arch != "gemma3")
+    bad_spec("architecture '" + s.arch + "' cannot be made (known: llama, qwen2, qwen3, gemma2, gemma3)");
   if (s.n_vocab < 300) bad_spec("n_vocab " + std::to_string(s.n_vocab) + " is below the 300 the synthetic tokenizer needs");
-  if (s.dim % s.n_heads != 0) bad_spec("dim " + std::to_string(s.dim) + " is not a multiple of n_heads " + std::to_string(s.n_heads));
-  if ((s.dim / s.n_heads) % 2 != 0) bad_spec("head dimension " + std::to_string(s.dim / s.n_heads) + " is odd; RoPE needs pairs");
+  if (s.head_dim == 0 && s.dim % s.n_heads != 0)
+    bad_spec("dim " + std::to_string(s.dim) + " is not a multiple of n_heads " + std::to_string(s.n_heads) +
+             " (give a head dimension)");
+  if (head_dim_of(s) % 2 != 0) bad_spec("head dimension " + std::to_string(head_dim_of(s)) + " is odd; RoPE needs pairs");
   if (s.n_heads % s.n_kv_heads != 0) {
     bad_spec("n_heads " + std::to_string(s.n_heads) + " is not a multiple of n_kv_heads " + std::to_string(s.n_kv_heads));
   }
+  if (s.rope_scaling != "none" && s.rope_scaling != "linear" && s.rope_scaling != "yarn" && s.rope_scaling != "llama3")
+    bad_spec("rope scaling '" + s.rope_scaling + "' (known: none, linear, yarn, llama3)");
+  if (s.rope_scaling == "llama3" && s.arch != "llama") bad_spec("llama3 rope scaling is for arch llama");
+  if (s.rope_scaling != "none" && !(s.rope_factor > 0.0f)) bad_spec("rope factor must be positive");
   const uint64_t block = ggml_block_elems(s.dtype);
-  if (s.dim % block != 0 || s.ffn_dim % block != 0) {
-    bad_spec(std::string("dim and ffn_dim must be multiples of ") + std::to_string(block) + " for " + ggml_type_name(s.dtype));
+  if (s.dim % block != 0 || s.ffn_dim % block != 0 || (uint64_t(s.n_heads) * head_dim_of(s)) % block != 0) {
+    bad_spec(std::string("dim, ffn_dim and n_heads * head_dim must be multiples of ") + std::to_string(block) + " for " +
+             ggml_type_name(s.dtype));
   }
+}
+
+// rope_freqs.weight of Llama 3.1/3.2, as convert_hf_to_gguf.py (conversion/llama.py) computes it
+// from rope_scaling {factor, low_freq_factor, high_freq_factor, original_max_position_embeddings}
+// (float32 frequencies like torch's, the rest in Python floats = double).
+std::vector<float> llama3_rope_factors(const ModelSpec& s) {
+  const uint32_t dim = head_dim_of(s);
+  const double old_ctx = s.rope_orig_context ? s.rope_orig_context : s.context / 4;
+  const double low_wavelen = old_ctx / s.rope_low_freq_factor, high_wavelen = old_ctx / s.rope_high_freq_factor;
+  std::vector<float> out;
+  for (uint32_t i = 0; i < dim; i += 2) {
+    const float freq = 1.0f / std::pow(s.rope_theta, float(i) / float(dim));
+    const double wavelen = 2 * M_PI / double(freq);
+    if (wavelen < high_wavelen) {
+      out.push_back(1.0f);
+    } else if (wavelen > low_wavelen) {
+      out.push_back(s.rope_factor);
+    } else {
+      const double smooth = (old_ctx / wavelen - s.rope_low_freq_factor) / (s.rope_high_freq_factor - s.rope_low_freq_factor);
+      out.push_back(static_cast<float>(1.0 / ((1 - smooth) / s.rope_factor + smooth)));
+    }
+  }
+  return out;
 }
 
 // Scales chosen so a forward pass stays well conditioned at every preset size:
@@ -148,31 +184,47 @@ void validate_spec(const ModelSpec& s) {
 //    this also keeps the raw embedding small next to the layers' residual contributions, so a
 //    tied model does not simply predict its input token;
 //  * norm weights 1 + 0.1 * noise: close to identity but not trivially 1.
+//  * biases: std 0.3, big enough to move the results;
 std::vector<TensorPlan> plan_tensors(const ModelSpec& s) {
-  const uint64_t dim = s.dim, hd = s.dim / s.n_heads;
+  const uint64_t dim = s.dim, hd = head_dim_of(s);
   const uint64_t q_dim = s.n_heads * hd, kv_dim = s.n_kv_heads * hd, ffn = s.ffn_dim;
   const double embed_std = 2.0 / std::sqrt(static_cast<double>(dim));
   auto proj = [&](std::string name, uint64_t in, uint64_t out) {
     return TensorPlan{std::move(name), {in, out}, s.dtype, 0.0, 1.0 / std::sqrt(static_cast<double>(in))};
   };
-  auto norm = [&](std::string name) { return TensorPlan{std::move(name), {dim}, GgmlType::F32, 1.0, 0.1}; };
+  auto norm = [&](std::string name, uint64_t n) { return TensorPlan{std::move(name), {n}, GgmlType::F32, 1.0, 0.1}; };
+  auto bias = [&](std::string name, uint64_t n) { return TensorPlan{std::move(name), {n}, GgmlType::F32, 0.0, 0.3}; };
+  const bool qkv_bias = s.arch == "qwen2", qk_norm = s.arch == "qwen3" || s.arch == "gemma3", post_norms = is_gemma(s);
 
   std::vector<TensorPlan> plans;
   plans.push_back(TensorPlan{"token_embd.weight", {dim, s.n_vocab}, s.dtype, 0.0, embed_std});
   for (uint32_t i = 0; i < s.n_layers; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
-    plans.push_back(norm(b + "attn_norm.weight"));
+    plans.push_back(norm(b + "attn_norm.weight", dim));
     plans.push_back(proj(b + "attn_q.weight", dim, q_dim));
     plans.push_back(proj(b + "attn_k.weight", dim, kv_dim));
     plans.push_back(proj(b + "attn_v.weight", dim, kv_dim));
+    if (qkv_bias) {
+      plans.push_back(bias(b + "attn_q.bias", q_dim));
+      plans.push_back(bias(b + "attn_k.bias", kv_dim));
+      plans.push_back(bias(b + "attn_v.bias", kv_dim));
+    }
+    if (qk_norm) {
+      plans.push_back(norm(b + "attn_q_norm.weight", hd));
+      plans.push_back(norm(b + "attn_k_norm.weight", hd));
+    }
     plans.push_back(proj(b + "attn_output.weight", q_dim, dim));
-    plans.push_back(norm(b + "ffn_norm.weight"));
+    if (post_norms) plans.push_back(norm(b + "post_attention_norm.weight", dim));
+    plans.push_back(norm(b + "ffn_norm.weight", dim));
     plans.push_back(proj(b + "ffn_gate.weight", dim, ffn));
     plans.push_back(proj(b + "ffn_up.weight", dim, ffn));
     plans.push_back(proj(b + "ffn_down.weight", ffn, dim));
+    if (post_norms) plans.push_back(norm(b + "post_ffw_norm.weight", dim));
   }
-  plans.push_back(norm("output_norm.weight"));
-  if (!s.tied_output) plans.push_back(TensorPlan{"output.weight", {dim, s.n_vocab}, s.dtype, 0.0, embed_std});
+  plans.push_back(norm("output_norm.weight", dim));
+  // gemma2: llama.cpp always reuses token_embd as the output (there is no output.weight).
+  if (!s.tied_output && s.arch != "gemma2")
+    plans.push_back(TensorPlan{"output.weight", {dim, s.n_vocab}, s.dtype, 0.0, embed_std});
   return plans;
 }
 
@@ -237,24 +289,59 @@ uint64_t model_param_count(const ModelSpec& s) {
 void make_test_model(const ModelSpec& spec, const std::string& path) {
   validate_spec(spec);
   GgufWriter w;
-  w.set_string("general.architecture", "llama");
+  const std::string a = spec.arch + ".";
+  const uint32_t hd = head_dim_of(spec);
+  w.set_string("general.architecture", spec.arch);
   w.set_string("general.name", spec.name);
   w.set_uint32("general.file_type", gguf_file_type(spec.dtype));
   if (spec.dtype == GgmlType::Q8_0) w.set_uint32("general.quantization_version", 2);
-  w.set_uint32("llama.context_length", spec.context);
-  w.set_uint32("llama.embedding_length", spec.dim);
-  w.set_uint32("llama.block_count", spec.n_layers);
-  w.set_uint32("llama.feed_forward_length", spec.ffn_dim);
-  w.set_uint32("llama.attention.head_count", spec.n_heads);
-  w.set_uint32("llama.attention.head_count_kv", spec.n_kv_heads);
-  w.set_float32("llama.rope.freq_base", spec.rope_theta);
-  w.set_float32("llama.attention.layer_norm_rms_epsilon", spec.norm_eps);
-  w.set_uint32("llama.rope.dimension_count", spec.dim / spec.n_heads);
-  w.set_uint32("llama.vocab_size", spec.n_vocab);
+  w.set_uint32(a + "context_length", spec.context);
+  w.set_uint32(a + "embedding_length", spec.dim);
+  w.set_uint32(a + "block_count", spec.n_layers);
+  w.set_uint32(a + "feed_forward_length", spec.ffn_dim);
+  w.set_uint32(a + "attention.head_count", spec.n_heads);
+  w.set_uint32(a + "attention.head_count_kv", spec.n_kv_heads);
+  w.set_float32(a + "rope.freq_base", spec.rope_theta);
+  w.set_float32(a + "attention.layer_norm_rms_epsilon", spec.norm_eps);
+  // As convert_hf_to_gguf.py: Qwen3 and Gemma always say their head dimension; Llama only
+  // when it is not dim / n_heads.
+  if (spec.arch == "qwen3" || is_gemma(spec) || hd * spec.n_heads != spec.dim) {
+    w.set_uint32(a + "attention.key_length", hd);
+    w.set_uint32(a + "attention.value_length", hd);
+  }
+  if (spec.arch == "llama") {
+    w.set_uint32(a + "rope.dimension_count", hd);
+    w.set_uint32(a + "vocab_size", spec.n_vocab);
+  }
+  if (spec.rope_scaling == "linear" || spec.rope_scaling == "yarn") {
+    w.set_string(a + "rope.scaling.type", spec.rope_scaling);
+    w.set_float32(a + "rope.scaling.factor", spec.rope_factor);
+    if (spec.rope_scaling == "yarn")
+      w.set_uint32(a + "rope.scaling.original_context_length",
+                   spec.rope_orig_context ? spec.rope_orig_context : spec.context / 4);
+  }
+  if (is_gemma(spec)) {
+    w.set_uint32(a + "attention.sliding_window", spec.sliding_window ? spec.sliding_window : 4096);
+    if (spec.arch == "gemma2") {
+      w.set_float32(a + "attn_logit_softcapping", spec.attn_softcap);
+      w.set_float32(a + "final_logit_softcapping", spec.final_softcap);
+    } else {
+      if (spec.final_softcap > 0.0f) w.set_float32(a + "final_logit_softcapping", spec.final_softcap);
+      w.set_float32(a + "rope.freq_base_swa", spec.rope_theta_swa);
+    }
+  }
   w.set_uint64("sci_infer.seed", spec.seed);
   write_tokenizer(w, spec.n_vocab);
 
   const uint64_t seed = spec.seed;
+  if (spec.rope_scaling == "llama3") {
+    const std::vector<float> f = llama3_rope_factors(spec);
+    w.add_tensor_lazy("rope_freqs.weight", {uint64_t(f.size())}, GgmlType::F32, [f] {
+      std::vector<uint8_t> b(f.size() * 4);
+      std::memcpy(b.data(), f.data(), b.size());
+      return b;
+    });
+  }
   for (TensorPlan& p : plan_tensors(spec)) {
     const std::string name = p.name;
     const std::vector<uint64_t> ne = p.ne;

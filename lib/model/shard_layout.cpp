@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/architecture.hpp"
 #include "sci_infer/error.hpp"
 
 namespace sci_infer {
@@ -69,18 +70,24 @@ WeightView shard_slice(const Model& model, const std::string& name, const ShardL
   const WeightView w = model.weight(name);
   const ModelConfig& c = model.config();
   if (c.shard_tp == s.tp) return w;  // a shard file: already this rank's slice
+  Role role;
+  int layer;
+  if (!parse_tensor_role(name, role, layer)) throw Error(name + ": no tensor role of the architecture tables");
   const int64_t hd = c.head_dim;
-  auto ends_with = [&](const char* suffix) {
-    const std::string x(suffix);
-    return name.size() >= x.size() && name.compare(name.size() - x.size(), x.size(), x) == 0;
-  };
-  if (name == "token_embd.weight" || name == "output.weight") return w.rows(s.vocab0, s.n_vocab);
-  if (ends_with(".attn_q.weight")) return w.rows(s.q_head0 * hd, s.q_dim(c.head_dim));
-  if (ends_with(".attn_k.weight") || ends_with(".attn_v.weight")) return w.rows(s.kv_head0 * hd, s.kv_dim(c.head_dim));
-  if (ends_with(".attn_output.weight")) return w.columns(s.q_head0 * hd, s.q_dim(c.head_dim));
-  if (ends_with(".ffn_gate.weight") || ends_with(".ffn_up.weight")) return w.rows(s.ffn0, s.n_ffn);
-  if (ends_with(".ffn_down.weight")) return w.columns(s.ffn0, s.n_ffn);
-  return w;  // norms: replicated
+  // A vector (bias) is cut along its elements, a matrix along its rows or K columns.
+  const bool vec = w.n_out == 1 && role_info(role).shape.size() == 1;
+  auto cut_rows = [&](int64_t r0, int64_t n) { return vec ? w.columns(r0, n) : w.rows(r0, n); };
+  switch (role_info(role).split) {
+    case Split::Replicated: return w;
+    case Split::VocabRows: return cut_rows(s.vocab0, s.n_vocab);
+    case Split::QHeadRows:
+      return role == Role::AttnSinks ? cut_rows(s.q_head0, s.n_q_heads) : cut_rows(s.q_head0 * hd, s.q_dim(c.head_dim));
+    case Split::KvHeadRows: return cut_rows(s.kv_head0 * hd, s.kv_dim(c.head_dim));
+    case Split::FfnRows: return cut_rows(s.ffn0, s.n_ffn);
+    case Split::QHeadCols: return w.columns(s.q_head0 * hd, s.q_dim(c.head_dim));
+    case Split::FfnCols: return w.columns(s.ffn0, s.n_ffn);
+  }
+  return w;
 }
 
 }  // namespace sci_infer

@@ -7,6 +7,9 @@
 //   ffn_down (row-parallel)    its K columns = the same FFN rows
 //   token_embd / output        vocabulary rows [vocab0, +n_vocab), gathered after use
 //   norms                      replicated
+// (each tensor's split is its role's, from the architecture table: model/architecture.hpp;
+// biases follow their weight's output rows, and row-parallel biases are replicated and added
+// once, after the partial sums are combined)
 //
 // GQA: KV heads are split when tp divides their count and replicated (each rank keeps the one
 // KV head its query heads read) when their count divides tp.

@@ -27,7 +27,10 @@ const { getLlama, LlamaLogLevel } = await import(path.join(nlc, "dist/index.js")
 const llama = await getLlama({ gpu: false, build: "never", skipDownload: true, maxThreads: threads,
                                logLevel: LlamaLogLevel.error });
 const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: true });
-const nVocab = model.tokens?.vocabSize ?? model.fileInfo?.metadata?.llama?.vocab_size;
+// The vocabulary size: node-llama-cpp's, else <arch>.vocab_size, else the tokenizer's token count
+// (qwen2, gemma* files have no vocab_size key).
+const md = model.fileInfo?.metadata ?? {};
+const nVocab = model.tokens?.vocabSize ?? md[md.general?.architecture]?.vocab_size ?? md.tokenizer?.ggml?.tokens?.length;
 const ctx = await model.createContext({
   contextSize: Math.max(256, toks.length + 16), batchSize: Math.max(512, toks.length), sequences: 1,
   threads: { ideal: threads, min: threads }, flashAttention: false,
