@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -89,6 +90,17 @@ std::string FileHashCache::sha256(const std::string& path) {
   const std::string canon = fs::canonical(path, ec).string();
   struct stat st {};
   if (ec || ::stat(canon.c_str(), &st) != 0) return sha256_file_hex(path);  // names the problem
+  if (S_ISDIR(st.st_mode)) {
+    // A model directory (Hugging Face checkpoint): the hash of "name sha256" lines, one per
+    // regular file (names starting with '.' left out), in name order; each file's hash is cached.
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(canon, ec))
+      if (e.is_regular_file() && e.path().filename().string()[0] != '.') names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    std::string lines;
+    for (const auto& n : names) lines += n + " " + sha256((fs::path(canon) / n).string()) + "\n";
+    return sha256_hex(lines.data(), lines.size());
+  }
   Entry now;
   now.size = static_cast<uint64_t>(st.st_size);
   now.inode = static_cast<uint64_t>(st.st_ino);
