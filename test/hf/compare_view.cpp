@@ -2,7 +2,8 @@
 // wrote from it? Every tensor of GGUF must be in the view with the same name, ne and type, and
 // the same bytes -- for llama's attn_q/attn_k the converter's row permutation undone (the view
 // keeps HF's rotate-half order) -- and every metadata key of GGUF (but general.*, which name the
-// conversion, and tokenizer.ggml.scores, which the view derives from merge ranks) must be in
+// conversion, tokenizer.ggml.scores, which the view derives from merge ranks, and
+// tokenizer.ggml.add_sep_token, a pair-template detail nothing here reads) must be in
 // the view with the same value. Prints each difference; exit 0 when there is none.
 #include <cstdio>
 #include <cstring>
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
     auto view = open_hf_checkpoint(argv[1]);
     auto conv = GgufFile::open(argv[2]);
     for (const std::string& k : conv->metadata_keys()) {
-      if (k.compare(0, 8, "general.") == 0 || k == "tokenizer.ggml.scores") continue;
+      if (k.compare(0, 8, "general.") == 0 || k == "tokenizer.ggml.scores" || k == "tokenizer.ggml.add_sep_token") continue;
       if (!view->has(k)) problem("metadata " + k + " missing from the view");
       else if (!same_value(view->value(k), conv->value(k))) problem("metadata " + k + " differs");
     }

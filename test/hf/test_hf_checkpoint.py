@@ -59,8 +59,9 @@ def convert(d, outtype):
 
 def logits(a, model, tokens, tp=1):
     out = tempfile.mktemp(suffix=".f32", dir=a.workdir)
-    run([a.sci_infer, "logits", "--model", model, "--tokens", ",".join(map(str, tokens)), "--all-positions",
-         "--threads", "2", "--tp", str(tp), "--out", out])
+    mpi = [shutil.which("mpiexec") or "mpiexec", "-n", str(tp)] if tp > 1 else []
+    run(mpi + [a.sci_infer, "logits", "--model", model, "--tokens", ",".join(map(str, tokens)), "--all-positions",
+         "--threads", "1" if tp > 1 else "2", "--tp", str(tp), "--out", out])
     v = np.fromfile(out, "<f4")
     os.remove(out)
     return v
