@@ -56,7 +56,9 @@ int main(int argc, char** argv) {
       else if (!same_value(view->value(k), conv->value(k))) problem("metadata " + k + " differs");
     }
     const bool permuted = view->get_string_or("sci_infer.rope.layout", "") == "neox";
-    const uint64_t heads = conv->get_uint("llama.attention.head_count"), kv = conv->get_uint_or("llama.attention.head_count_kv", heads);
+    const std::string arch = conv->get_string("general.architecture");
+    const uint64_t heads = conv->get_uint(arch + ".attention.head_count"),
+                   kv = conv->get_uint_or(arch + ".attention.head_count_kv", heads);
     int n = 0;
     for (const GgufTensorInfo& t : conv->tensors()) {
       const GgufTensorInfo* v = view->find_tensor(t.name);

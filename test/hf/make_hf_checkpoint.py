@@ -7,6 +7,8 @@ reads), so the two sides of every comparison start from the same vocabulary.
 
   --dtype f32|bf16   --shards N (N > 1: model-0000k-of-0000N.safetensors + index.json)
   --rope none|linear|llama3|yarn   --tied   --layers L --dim D --heads H --kv-heads K --ffn F
+  --arch llama|gemma2 (Gemma 2: four norms per layer stored as w - 1, tied, soft-capping, a
+         SentencePiece tokenizer without the dummy space prefix)
 """
 import argparse
 import json
@@ -45,7 +47,7 @@ def write_safetensors(path, tensors, dtype):
             f.write(b)
 
 
-def train_tokenizer(out_dir, vocab_size):
+def train_tokenizer(out_dir, vocab_size, dummy_prefix=True):
     import sentencepiece as spm
     words = []
     dict_path = "/usr/share/dict/words"
@@ -61,14 +63,15 @@ def train_tokenizer(out_dir, vocab_size):
         f.write("\n".join(lines))
     spm.SentencePieceTrainer.train(input=corpus, model_prefix=os.path.join(out_dir, "tokenizer"), vocab_size=vocab_size,
                                    model_type="bpe", byte_fallback=True, character_coverage=1.0,
-                                   unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+                                   unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
+                                   add_dummy_prefix=dummy_prefix)
     os.remove(corpus)
     os.remove(os.path.join(out_dir, "tokenizer.vocab"))
     sp = spm.SentencePieceProcessor(model_file=os.path.join(out_dir, "tokenizer.model"))
     return sp
 
 
-def tokenizer_json(sp):
+def tokenizer_json(sp, dummy_prefix=True):
     """What HF tokenizers' LlamaConverter (SentencePieceExtractor) makes of a BPE tokenizer.model."""
     n = sp.get_piece_size()
     vocab = {sp.id_to_piece(i): i for i in range(n)}
@@ -85,8 +88,8 @@ def tokenizer_json(sp):
                 "normalized": False, "special": True} for i in (0, 1, 2)]
     return {
         "version": "1.0", "truncation": None, "padding": None, "added_tokens": special,
-        "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": SPACE},
-                                                           {"type": "Replace", "pattern": {"String": " "}, "content": SPACE}]},
+        "normalizer": {"type": "Sequence", "normalizers": ([{"type": "Prepend", "prepend": SPACE}] if dummy_prefix else []) +
+                       [{"type": "Replace", "pattern": {"String": " "}, "content": SPACE}]},
         "pre_tokenizer": None,
         "post_processor": {"type": "TemplateProcessing",
                            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
@@ -116,9 +119,13 @@ def main():
     ap.add_argument("--ffn", type=int, default=96)
     ap.add_argument("--vocab", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--arch", choices=["llama", "gemma2"], default="llama")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    sp = train_tokenizer(a.out, a.vocab)
+    gemma = a.arch == "gemma2"
+    if gemma:
+        a.tied = True
+    sp = train_tokenizer(a.out, a.vocab, dummy_prefix=not gemma)
     n_vocab = sp.get_piece_size()
     rng = np.random.default_rng(a.seed)
     hd = a.dim // a.heads
@@ -127,8 +134,8 @@ def main():
         s = scale if scale is not None else 1.0 / np.sqrt(shape[-1])
         return (rng.standard_normal(shape) * s).astype(np.float32)
 
-    def norm():
-        return (1.0 + 0.1 * rng.standard_normal(a.dim)).astype(np.float32)
+    def norm():  # Gemma stores w - 1 (its RMSNorm multiplies by 1 + w)
+        return ((0.0 if gemma else 1.0) + 0.1 * rng.standard_normal(a.dim)).astype(np.float32)
 
     tensors = [("model.embed_tokens.weight", w(n_vocab, a.dim, scale=1.0))]
     for i in range(a.layers):
@@ -138,7 +145,11 @@ def main():
                     (p + "self_attn.k_proj.weight", w(a.kv_heads * hd, a.dim)),
                     (p + "self_attn.v_proj.weight", w(a.kv_heads * hd, a.dim)),
                     (p + "self_attn.o_proj.weight", w(a.dim, a.heads * hd)),
-                    (p + "post_attention_layernorm.weight", norm()),
+                    (p + "post_attention_layernorm.weight", norm())]
+        if gemma:
+            tensors += [(p + "pre_feedforward_layernorm.weight", norm()),
+                        (p + "post_feedforward_layernorm.weight", norm())]
+        tensors += [
                     (p + "mlp.gate_proj.weight", w(a.ffn, a.dim)),
                     (p + "mlp.up_proj.weight", w(a.ffn, a.dim)),
                     (p + "mlp.down_proj.weight", w(a.dim, a.ffn))]
@@ -158,12 +169,17 @@ def main():
                 weight_map[tensors[j][0]] = name
         with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:
             json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
-    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": a.dim,
+    config = {"architectures": ["Gemma2ForCausalLM" if gemma else "LlamaForCausalLM"],
+              "model_type": a.arch, "hidden_size": a.dim,
               "intermediate_size": a.ffn, "num_hidden_layers": a.layers, "num_attention_heads": a.heads,
               "num_key_value_heads": a.kv_heads, "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
               "rope_theta": 10000.0, "vocab_size": n_vocab, "tie_word_embeddings": a.tied,
               "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu",
               "torch_dtype": "bfloat16" if a.dtype == "bf16" else "float32"}
+    if gemma:
+        config.update({"head_dim": hd, "query_pre_attn_scalar": hd, "attn_logit_softcapping": 50.0,
+                       "final_logit_softcapping": 30.0, "sliding_window": 4096, "rms_norm_eps": 1e-6,
+                       "hidden_activation": "gelu_pytorch_tanh"})
     if a.rope == "linear":
         config["rope_scaling"] = {"rope_type": "linear", "factor": 2.0}
     elif a.rope == "llama3":
@@ -174,7 +190,7 @@ def main():
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     with open(os.path.join(a.out, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(tokenizer_json(sp), f, ensure_ascii=False)
+        json.dump(tokenizer_json(sp, dummy_prefix=not gemma), f, ensure_ascii=False)
     with open(os.path.join(a.out, "tokenizer_config.json"), "w") as f:
         json.dump({"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
                    "unk_token": "<unk>", "tokenizer_class": "LlamaTokenizer"}, f)

@@ -105,36 +105,48 @@ def case_llama3_rope_tied(a):
     compare_to_converted(a, d, convert(d, "f32"))  # includes the synthesized rope_freqs.weight
 
 
+def against_llamacpp(a, name, d, g, dtype):
+    """F32: within 1e-3 everywhere. BF16: llama.cpp rounds the activations to BF16 for its BF16
+    matmuls (sci_infer keeps them F32), so there the limit is cosine >= 0.999 per position and
+    the max|diff| is reported."""
+    toks = [int(t) for t in tokenize(a, g, TEXTS[1]).split(",")][:24]
+    hf = logits(a, d, toks).astype(np.float64)
+    peer = os.environ.get("PEER_DIR", "/tmp/peer")
+    out = os.path.join(a.workdir, name + ".peer.f32")
+    env = dict(os.environ, NLC=os.path.join(peer, "npm", "node_modules", "node-llama-cpp"))
+    cmd = ["node", os.path.join(HERE, "..", "peer", "llamacpp_logits.mjs"), "--model", g, "--tokens",
+           ",".join(map(str, toks)), "--out", out, "--kv-type", "f32", "--all-positions", "--threads", "2"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError(f"llama.cpp failed: {p.stderr[-2000:]}")
+    ref = np.fromfile(out, "<f4").astype(np.float64)
+    if ref.shape != hf.shape:
+        check(False, f"{name}: llama.cpp gave {ref.size} logits, sci_infer {hf.size}")
+        return
+    diff = float(np.max(np.abs(ref - hf)))
+    r, h = ref.reshape(len(toks), -1), hf.reshape(len(toks), -1)
+    cos = float(np.min(np.sum(r * h, 1) / (np.linalg.norm(r, axis=1) * np.linalg.norm(h, axis=1))))
+    print(f"     {name}: llama.cpp (converted GGUF) vs sci_infer (directory), {len(toks)} positions: "
+          f"max|diff| {diff:.3e}, min cosine {cos:.7f}, |ref|max {np.max(np.abs(ref)):.2f}")
+    if dtype == "f32":
+        check(diff <= 1e-3, f"{name}: directory logits within 1e-3 of llama.cpp on the converted file, every position")
+    else:
+        check(cos >= 0.999, f"{name}: directory logits' cosine with llama.cpp >= 0.999 at every position")
+
+
 def case_vs_llamacpp(a):
-    # F32: within 1e-3 everywhere. BF16: llama.cpp rounds the activations to BF16 for its BF16
-    # matmuls (sci_infer keeps them F32), so there the limit is cosine >= 0.999 per position and
-    # the max|diff| is reported.
     for name, dtype, shards in (("vs_llamacpp_f32", "f32", "1"), ("vs_llamacpp_bf16", "bf16", "2")):
         d = make(a.workdir, name, "--dtype", dtype, "--layers", "2", "--shards", shards)
-        g = convert(d, dtype)
-        toks = [int(t) for t in tokenize(a, g, TEXTS[1]).split(",")][:24]
-        hf = logits(a, d, toks).astype(np.float64)
-        peer = os.environ.get("PEER_DIR", "/tmp/peer")
-        out = os.path.join(a.workdir, name + ".peer.f32")
-        env = dict(os.environ, NLC=os.path.join(peer, "npm", "node_modules", "node-llama-cpp"))
-        cmd = ["node", os.path.join(HERE, "..", "peer", "llamacpp_logits.mjs"), "--model", g, "--tokens",
-               ",".join(map(str, toks)), "--out", out, "--kv-type", "f32", "--all-positions", "--threads", "2"]
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        if p.returncode != 0:
-            raise RuntimeError(f"llama.cpp failed: {p.stderr[-2000:]}")
-        ref = np.fromfile(out, "<f4").astype(np.float64)
-        if ref.shape != hf.shape:
-            check(False, f"{name}: llama.cpp gave {ref.size} logits, sci_infer {hf.size}")
-            continue
-        diff = float(np.max(np.abs(ref - hf)))
-        r, h = ref.reshape(len(toks), -1), hf.reshape(len(toks), -1)
-        cos = float(np.min(np.sum(r * h, 1) / (np.linalg.norm(r, axis=1) * np.linalg.norm(h, axis=1))))
-        print(f"     {name}: llama.cpp (converted GGUF) vs sci_infer (directory), {len(toks)} positions: "
-              f"max|diff| {diff:.3e}, min cosine {cos:.7f}, |ref|max {np.max(np.abs(ref)):.2f}")
-        if dtype == "f32":
-            check(diff <= 1e-3, f"{name}: directory logits within 1e-3 of llama.cpp on the converted file, every position")
-        else:
-            check(cos >= 0.999, f"{name}: directory logits' cosine with llama.cpp >= 0.999 at every position")
+        against_llamacpp(a, name, d, convert(d, dtype), dtype)
+
+
+def case_gemma2(a):
+    # Gemma 2: norms stored as w - 1 (the view adds 1 as the converter does), four per layer,
+    # tied output, soft-capping; SentencePiece without the dummy prefix.
+    d = make(a.workdir, "gemma2", "--arch", "gemma2", "--dtype", "bf16", "--shards", "2")
+    g = convert(d, "bf16")
+    compare_to_converted(a, d, g)
+    against_llamacpp(a, "gemma2", d, g, "bf16")
 
 
 # ---- errors ----
