@@ -7,7 +7,8 @@ reads), so the two sides of every comparison start from the same vocabulary.
 
   --dtype f32|bf16   --shards N (N > 1: model-0000k-of-0000N.safetensors + index.json)
   --rope none|linear|llama3|yarn   --tied   --layers L --dim D --heads H --kv-heads K --ffn F
-  --arch llama|gemma2 (Gemma 2: four norms per layer stored as w - 1, tied, soft-capping, a
+  --arch llama|gemma2|qwen2 (Qwen 2: Q/K/V biases, a byte-level BPE tokenizer.json trained
+         here, with the Qwen 2 Split regex and <|endoftext|>; no tokenizer.model. Gemma 2: four norms per layer stored as w - 1, tied, soft-capping, a
          SentencePiece tokenizer without the dummy space prefix)
 """
 import argparse
@@ -105,6 +106,78 @@ def tokenizer_json(sp, dummy_prefix=True):
     }
 
 
+QWEN2_REGEX = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+               "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+
+
+def bytes_to_unicode():
+    """GPT-2's printable stand-ins for the 256 byte values (the ByteLevel alphabet)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def bytelevel_tokenizer(n_merges):
+    """A byte-level BPE trained here on dictionary words (greedy most-frequent pair), as a
+    Qwen 2 style tokenizer.json: the 256 byte symbols, the merges, then three special tokens."""
+    import re
+    b2u = bytes_to_unicode()
+    words = []
+    if os.path.isfile("/usr/share/dict/words"):
+        with open("/usr/share/dict/words", encoding="utf-8", errors="ignore") as f:
+            words = [w.strip().lower() for w in f if w.strip().isalpha()][:3000]
+    words = words or ["hello", "world", "quick", "brown", "lazy", "jumps", "over", "the"]
+    counts = {}
+    for w in words + ["hello", "world", "the", "quick", "brown", "fox"] * 50:
+        for piece in re.findall(r" ?[a-z]+", " " + w):
+            key = tuple(b2u[b] for b in piece.encode())
+            counts[key] = counts.get(key, 0) + 1
+    vocab = {b2u[b]: i for i, b in enumerate(sorted(b2u))}
+    merges = []
+    for _ in range(n_merges):
+        pairs = {}
+        for wd, c in counts.items():
+            for x, y in zip(wd, wd[1:]):
+                pairs[(x, y)] = pairs.get((x, y), 0) + c
+        if not pairs:
+            break
+        best = max(sorted(pairs), key=lambda p: pairs[p])
+        merges.append(best)
+        vocab[best[0] + best[1]] = len(vocab)
+        new = {}
+        for wd, c in counts.items():
+            out, i = [], 0
+            while i < len(wd):
+                if i + 1 < len(wd) and (wd[i], wd[i + 1]) == best:
+                    out.append(wd[i] + wd[i + 1])
+                    i += 2
+                else:
+                    out.append(wd[i])
+                    i += 1
+            new[tuple(out)] = new.get(tuple(out), 0) + c
+        counts = new
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    added = [{"id": len(vocab) + k, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for k, t in enumerate(special)]
+    tj = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+          "normalizer": {"type": "NFC"},
+          "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+              {"type": "Split", "pattern": {"Regex": QWEN2_REGEX}, "behavior": "Isolated", "invert": False},
+              {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]},
+          "post_processor": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+          "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+          "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                    "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                    "vocab": vocab, "merges": [f"{x} {y}" for x, y in merges]}}
+    return tj, len(vocab) + len(special)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -119,14 +192,19 @@ def main():
     ap.add_argument("--ffn", type=int, default=96)
     ap.add_argument("--vocab", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--arch", choices=["llama", "gemma2"], default="llama")
+    ap.add_argument("--arch", choices=["llama", "gemma2", "qwen2"], default="llama")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     gemma = a.arch == "gemma2"
     if gemma:
         a.tied = True
-    sp = train_tokenizer(a.out, a.vocab, dummy_prefix=not gemma)
-    n_vocab = sp.get_piece_size()
+    qwen = a.arch == "qwen2"
+    if qwen:
+        tok_json, n_vocab = bytelevel_tokenizer(a.vocab - 259)
+        a.tied = True
+    else:
+        sp = train_tokenizer(a.out, a.vocab, dummy_prefix=not gemma)
+        n_vocab = sp.get_piece_size()
     rng = np.random.default_rng(a.seed)
     hd = a.dim // a.heads
 
@@ -144,7 +222,12 @@ def main():
                     (p + "self_attn.q_proj.weight", w(a.heads * hd, a.dim)),
                     (p + "self_attn.k_proj.weight", w(a.kv_heads * hd, a.dim)),
                     (p + "self_attn.v_proj.weight", w(a.kv_heads * hd, a.dim)),
-                    (p + "self_attn.o_proj.weight", w(a.dim, a.heads * hd)),
+                    (p + "self_attn.o_proj.weight", w(a.dim, a.heads * hd))]
+        if qwen:
+            tensors += [(p + "self_attn.q_proj.bias", w(a.heads * hd, scale=0.1)),
+                        (p + "self_attn.k_proj.bias", w(a.kv_heads * hd, scale=0.1)),
+                        (p + "self_attn.v_proj.bias", w(a.kv_heads * hd, scale=0.1))]
+        tensors += [
                     (p + "post_attention_layernorm.weight", norm())]
         if gemma:
             tensors += [(p + "pre_feedforward_layernorm.weight", norm()),
@@ -169,7 +252,8 @@ def main():
                 weight_map[tensors[j][0]] = name
         with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:
             json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
-    config = {"architectures": ["Gemma2ForCausalLM" if gemma else "LlamaForCausalLM"],
+    config = {"architectures": [{"llama": "LlamaForCausalLM", "gemma2": "Gemma2ForCausalLM",
+                                 "qwen2": "Qwen2ForCausalLM"}[a.arch]],
               "model_type": a.arch, "hidden_size": a.dim,
               "intermediate_size": a.ffn, "num_hidden_layers": a.layers, "num_attention_heads": a.heads,
               "num_key_value_heads": a.kv_heads, "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
@@ -189,6 +273,18 @@ def main():
         config["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
+    if qwen:
+        config.update({"bos_token_id": n_vocab - 3, "eos_token_id": n_vocab - 3, "rms_norm_eps": 1e-6,
+                       "use_sliding_window": False, "sliding_window": 4096})
+        with open(os.path.join(a.out, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+        with open(os.path.join(a.out, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(tok_json, f, ensure_ascii=False)
+        with open(os.path.join(a.out, "tokenizer_config.json"), "w") as f:
+            json.dump({"add_bos_token": False, "bos_token": None, "eos_token": "<|endoftext|>",
+                       "pad_token": "<|endoftext|>", "tokenizer_class": "Qwen2Tokenizer"}, f)
+        print(f"wrote {a.out}: {len(tensors)} tensors, vocab {n_vocab}, {a.dtype}, {a.shards} file(s)")
+        return 0
     with open(os.path.join(a.out, "tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(tokenizer_json(sp, dummy_prefix=not gemma), f, ensure_ascii=False)
     with open(os.path.join(a.out, "tokenizer_config.json"), "w") as f:

@@ -149,6 +149,68 @@ def case_gemma2(a):
     against_llamacpp(a, "gemma2", d, g, "bf16")
 
 
+def read_safetensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n])
+    return {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], "<f4").reshape(v["shape"])
+            for k, v in h.items() if k != "__metadata__"}
+
+
+def write_qwen2_gguf(d, out):
+    """The GGUF llama.cpp expects for this Qwen 2 checkpoint, written here with gguf-py from the
+    checkpoint's arrays (names from gguf-py's tensor map), independently of sci_infer."""
+    sys.path.insert(0, os.path.join(os.environ.get("PEER_DIR", "/tmp/peer"), "llama.cpp", "gguf-py"))
+    import gguf
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    tj = json.load(open(os.path.join(d, "tokenizer.json"), encoding="utf-8"))
+    w = gguf.GGUFWriter(out, "qwen2")
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(cfg["num_hidden_layers"])
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_head_count(cfg["num_attention_heads"])
+    w.add_head_count_kv(cfg["num_key_value_heads"])
+    w.add_rope_freq_base(cfg["rope_theta"])
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    n = cfg["vocab_size"]
+    tokens, types = [""] * n, [gguf.TokenType.NORMAL] * n
+    for t, i in tj["model"]["vocab"].items():
+        tokens[i] = t
+    for t in tj["added_tokens"]:
+        tokens[t["id"]], types[t["id"]] = t["content"], gguf.TokenType.CONTROL
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(tj["model"]["merges"])
+    w.add_eos_token_id(cfg["eos_token_id"])
+    w.add_bos_token_id(cfg["bos_token_id"])
+    w.add_add_bos_token(False)
+    tmap = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, cfg["num_hidden_layers"])
+    for name, arr in read_safetensors(os.path.join(d, "model.safetensors")).items():
+        new = tmap.get_name(name, try_suffixes=(".weight", ".bias"))
+        w.add_tensor(new, np.ascontiguousarray(arr, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return out
+
+
+def case_qwen2(a):
+    # Qwen 2: Q/K/V biases, NEOX RoPE as stored, a byte-level BPE tokenizer.json (Split regex ->
+    # pre "qwen2", NFC, ByteLevel post-processor: no BOS). No converter here (it needs HF
+    # transformers for BPE vocabularies): the reference GGUF is written with gguf-py.
+    d = make(a.workdir, "qwen2", "--arch", "qwen2", "--dtype", "f32")
+    g = write_qwen2_gguf(d, d + ".gguf")
+    compare_to_converted(a, d, g)
+    toks = tokenize(a, d, "hello world, the quick brown fox 123")
+    check(toks.split(",")[-3:] == ["49", "50", "51"] and not toks.startswith("400"),
+          f"qwen2: digits split one by one, no BOS ({toks})")
+    against_llamacpp(a, "qwen2", d, g, "f32")
+
+
 # ---- errors ----
 
 def safetensors_bytes(header, data=b"", pad=True):
