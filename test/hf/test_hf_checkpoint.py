@@ -206,6 +206,37 @@ def case_qwen2(a):
     against_llamacpp(a, "qwen2", d, g, "f32")
 
 
+def case_run_verify(a):
+    # A batch job from a directory (2 ranks), its provenance, `verify`; then one weight byte of a
+    # shard changed: verify must name the changed model (directory hash over every file).
+    import h5py
+    d = make(a.workdir, "run_verify", "--dtype", "f32", "--shards", "2", "--layers", "1")
+    inp, out = os.path.join(a.workdir, "in.h5"), os.path.join(a.workdir, "out.h5")
+    with h5py.File(inp, "w") as f:
+        f.create_dataset("prompts", data=["hello world", "the quick brown fox"], dtype=h5py.string_dtype("utf-8"))
+    run([shutil.which("mpiexec") or "mpiexec", "-n", "2", a.sci_infer, "run", "-m", d, "-i", inp, "-o", out,
+         "--task", "generate", "--max-new-tokens", "4", "--seed", "1", "--threads", "1"])
+    with h5py.File(out, "r") as f:
+        fp = f.attrs.get("sci_infer.model_fingerprint")
+        sha = f.attrs.get("sci_infer.model_sha256")
+    fp = fp.decode() if isinstance(fp, bytes) else str(fp)
+    sha = sha.decode() if isinstance(sha, bytes) else str(sha)
+    import hashlib
+    lines = "".join(f"{n} {hashlib.sha256(open(os.path.join(d, n), 'rb').read()).hexdigest()}\n"
+                    for n in sorted(os.listdir(d)) if not n.startswith(".") and os.path.isfile(os.path.join(d, n)))
+    check(sha == hashlib.sha256(lines.encode()).hexdigest(), "model_sha256 of the directory = SHA-256 of its 'name sha256' lines")
+    check(len(fp) == 64, f"model_fingerprint recorded ({fp[:16]}...)")
+    p = run([a.sci_infer, "verify", out, "--sample", "2"], expect_ok=False)
+    check(p.returncode == 0 and "2 identical" in p.stdout + p.stderr, "verify reruns the records from the directory bit for bit")
+    shard = os.path.join(d, "model-00002-of-00002.safetensors")
+    raw = bytearray(open(shard, "rb").read())
+    raw[-3] ^= 0x40
+    open(shard, "wb").write(bytes(raw))
+    p = run([a.sci_infer, "verify", out, "--sample", "2"], expect_ok=False)
+    check(p.returncode != 0 and "differs from the recorded" in p.stdout + p.stderr,
+          f"verify names the changed model file content (rc {p.returncode}: {(p.stdout + p.stderr).strip()[-160:]})")
+
+
 # ---- errors ----
 
 def safetensors_bytes(header, data=b"", pad=True):
