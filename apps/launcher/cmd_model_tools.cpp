@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "engine_flags.hpp"
 #include "exit_codes.hpp"
+#include "model/hf_checkpoint.hpp"
 #include "sci_infer/gguf.hpp"
 #include "sci_infer/model.hpp"
 #include "sci_infer/model_maker.hpp"
@@ -58,7 +59,12 @@ namespace {
 // The body of `inspect`: prints the file, then returns 0 for a runnable llama model (and, with
 // check_finite, finite weights), else kExitRefused with the reason on stderr.
 int inspect(const std::string& path, bool tensors, bool check_finite) {
-  auto f = GgufFile::open(path);
+  auto f = open_model_file(path);  // a GGUF file or a checkpoint directory
+  if (f->has("sci_infer.source.format"))  // a checkpoint directory, shown as the GGUF view it becomes
+    std::printf("directory: %s\n%s checkpoint as a GGUF view, %zu metadata keys, %zu tensors, %lu bytes in %zu files\n",
+                path.c_str(), f->get_string("sci_infer.source.format").c_str(), f->metadata_keys().size(),
+                f->tensors().size(), (unsigned long)f->file_size(), f->sources().size() - 1);
+  else
   std::printf("file: %s\nGGUF version: %u, alignment %lu, %zu metadata keys, %zu tensors, %lu bytes\n",
               path.c_str(), f->version(), (unsigned long)f->alignment(), f->metadata_keys().size(),
               f->tensors().size(), (unsigned long)f->file_size());

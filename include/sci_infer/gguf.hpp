@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sci_infer/error.hpp"
@@ -43,6 +44,35 @@ struct GgufTensorInfo {
   uint64_t offset = 0;       // relative to the start of the data section
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
+  uint32_t source = 0;       // which of the file's data regions holds it (GGUF files have one)
+};
+
+// Read-only bytes that tensor data lives in: a mapped file, or an owned buffer (an in-memory
+// image, or tensors synthesized at load). A GgufFile is a view of tensors in one or more of them
+// (a Hugging Face checkpoint directory: one per safetensors file, see lib/model/hf_checkpoint.hpp).
+class MappedRegion {
+ public:
+  // Maps the whole file read-only (keeping the descriptor for copy_out); throws sci_infer::Error.
+  static std::shared_ptr<const MappedRegion> map_file(const std::string& path);
+  static std::shared_ptr<const MappedRegion> hold(const std::string& name, std::vector<uint8_t> bytes);
+  ~MappedRegion();
+  MappedRegion(const MappedRegion&) = delete;
+  MappedRegion& operator=(const MappedRegion&) = delete;
+  const std::string& path() const { return path_; }
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  bool contains(const void* p) const;
+  void advise(const void* begin, size_t bytes, int advice) const;  // madvise, clipped to the mapping
+  void copy_out(const void* begin, size_t bytes, void* dst) const;   // pread for a mapped file
+
+ private:
+  MappedRegion() = default;
+  std::string path_;
+  void* map_ = nullptr;
+  int fd_ = -1;
+  std::vector<uint8_t> buffer_;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
 };
 
 class GgufFile {
@@ -52,6 +82,14 @@ class GgufFile {
   // Same validation on an in-memory image, which is copied; `name` stands in for the path in
   // messages. Used by the fuzzer and by tests that build malformed files byte by byte.
   static std::unique_ptr<GgufFile> open_buffer(const std::string& name, const uint8_t* data, size_t n);
+  // A view assembled from parts read elsewhere (a Hugging Face checkpoint): metadata in the given
+  // order and tensors whose `source` indexes `sources` and whose offset is relative to that
+  // region's start. Each tensor's n_elements/n_bytes are recomputed from ne and type and its extent
+  // checked against its region; names must be unique. header_bytes() is then empty.
+  static std::unique_ptr<GgufFile> assemble(const std::string& path,
+                                            std::vector<std::pair<std::string, GgufValue>> metadata,
+                                            std::vector<GgufTensorInfo> tensors,
+                                            std::vector<std::shared_ptr<const MappedRegion>> sources);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -83,10 +121,11 @@ class GgufFile {
   const GgufTensorInfo* find_tensor(const std::string& name) const;
   // Throws if absent; if `shape` is non-empty, also throws unless ne == shape exactly.
   const GgufTensorInfo& tensor(const std::string& name, const std::vector<uint64_t>& shape = {}) const;
-  const uint8_t* tensor_data(const GgufTensorInfo& t) const { return data_ + t.offset; }
+  const uint8_t* tensor_data(const GgufTensorInfo& t) const { return source_data_[t.source] + t.offset; }
   uint64_t data_offset() const { return data_offset_; }  // absolute file offset of the data section
   // The bytes before the data section: header, metadata and tensor table.
-  const uint8_t* header_bytes() const { return data_ - data_offset_; }
+  const uint8_t* header_bytes() const { return header_; }
+  const std::vector<std::shared_ptr<const MappedRegion>>& sources() const { return sources_; }
   // Drops the mapped file's pages covering [begin, begin + bytes) from this process's resident
   // memory (they are re-read from the file if touched again). The engine calls it for each tensor
   // once it holds its own packed copy, so the model is never resident twice over.
@@ -101,16 +140,15 @@ class GgufFile {
 
  private:
   GgufFile() = default;
-  void advise(const void* begin, size_t bytes, int advice) const;
+  const MappedRegion* region_of(const void* p) const;
   std::string path_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t size_ = 0;
   uint64_t data_offset_ = 0;
-  void* map_ = nullptr;
-  int fd_ = -1;
-  std::vector<uint8_t> buffer_;  // open_buffer's copy of the image (open() maps the file instead)
-  const uint8_t* data_ = nullptr;
+  std::vector<std::shared_ptr<const MappedRegion>> sources_;  // a GGUF file: the file (or open_buffer's copy)
+  std::vector<const uint8_t*> source_data_;  // where tensor offsets start in each source
+  const uint8_t* header_ = nullptr;
   std::vector<std::string> keys_;
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensorInfo> tensors_;

@@ -399,7 +399,8 @@ class GgufParser {
       fail("truncated while reading the padding before the data section (data starts at " +
            std::to_string(f_.data_offset_) + ", file is " + std::to_string(size_) + " bytes)");
     }
-    f_.data_ = base_ + std::min<uint64_t>(f_.data_offset_, size_);
+    f_.header_ = base_;
+    f_.source_data_.assign(1, base_ + std::min<uint64_t>(f_.data_offset_, size_));
   }
 
   void check_tensor_extents() {
@@ -454,9 +455,11 @@ size_t GgufValue::array_size() const {
   return ints.size();
 }
 
-std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
-  std::unique_ptr<GgufFile> f(new GgufFile());
-  f->path_ = path;
+// ---- data regions ---------------------------------------------------------------------------
+
+std::shared_ptr<const MappedRegion> MappedRegion::map_file(const std::string& path) {
+  std::shared_ptr<MappedRegion> r(new MappedRegion());
+  r->path_ = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path + ": cannot open: " + std::generic_category().message(errno));
   struct stat st {};
@@ -469,35 +472,45 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
     ::close(fd);
     throw Error(path + ": not a regular file");
   }
-  f->size_ = static_cast<uint64_t>(st.st_size);
-  if (f->size_ > 0) {  // mmap refuses length 0; an empty file fails parsing as truncated
-    void* m = ::mmap(nullptr, static_cast<size_t>(f->size_), PROT_READ, MAP_PRIVATE, fd, 0);
+  r->size_ = static_cast<uint64_t>(st.st_size);
+  if (r->size_ > 0) {  // mmap refuses length 0; an empty file fails parsing as truncated
+    void* m = ::mmap(nullptr, static_cast<size_t>(r->size_), PROT_READ, MAP_PRIVATE, fd, 0);
     const int err = errno;
     if (m == MAP_FAILED) {
       ::close(fd);
       throw Error(path + ": cannot mmap: " + std::generic_category().message(err));
     }
-    f->map_ = m;
-    f->fd_ = fd;  // kept for copy_out: reads that must not map pages into this process
+    r->map_ = m;
+    r->data_ = static_cast<const uint8_t*>(m);
+    r->fd_ = fd;  // kept for copy_out: reads that must not map pages into this process
   } else {
     ::close(fd);
   }
-  GgufParser(*f, static_cast<const uint8_t*>(f->map_), f->size_).parse();
-  return f;
+  return r;
 }
 
-std::unique_ptr<GgufFile> GgufFile::open_buffer(const std::string& name, const uint8_t* data, size_t n) {
-  std::unique_ptr<GgufFile> f(new GgufFile());
-  f->path_ = name;
-  if (n > 0) f->buffer_.assign(data, data + n);
-  f->size_ = n;
-  GgufParser(*f, f->buffer_.data(), f->size_).parse();
-  return f;
+std::shared_ptr<const MappedRegion> MappedRegion::hold(const std::string& name, std::vector<uint8_t> bytes) {
+  std::shared_ptr<MappedRegion> r(new MappedRegion());
+  r->path_ = name;
+  r->buffer_ = std::move(bytes);
+  r->data_ = r->buffer_.data();
+  r->size_ = r->buffer_.size();
+  return r;
+}
+
+MappedRegion::~MappedRegion() {
+  if (fd_ >= 0) ::close(fd_);
+  if (map_) ::munmap(map_, static_cast<size_t>(size_));
+}
+
+bool MappedRegion::contains(const void* p) const {
+  const auto* b = static_cast<const uint8_t*>(p);
+  return data_ && b >= data_ && b < data_ + size_;
 }
 
 // madvise over the whole pages around [begin, begin + bytes), clipped to the mapping: advice that
 // spills onto a neighbour's page is harmless (a dropped page is read back on its next use).
-void GgufFile::advise(const void* begin, size_t bytes, int advice) const {
+void MappedRegion::advise(const void* begin, size_t bytes, int advice) const {
   if (!map_ || bytes == 0) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t lo = reinterpret_cast<uintptr_t>(map_), hi = lo + static_cast<uintptr_t>(size_);
@@ -506,17 +519,13 @@ void GgufFile::advise(const void* begin, size_t bytes, int advice) const {
   if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, advice);
 }
 
-void GgufFile::release_resident_pages(const void* begin, size_t bytes) const { advise(begin, bytes, MADV_DONTNEED); }
-
-void GgufFile::expect_random_access(const void* begin, size_t bytes) const { advise(begin, bytes, MADV_RANDOM); }
-
-void GgufFile::copy_out(const void* begin, size_t bytes, void* dst) const {
+void MappedRegion::copy_out(const void* begin, size_t bytes, void* dst) const {
   const auto* p = static_cast<const uint8_t*>(begin);
-  if (fd_ < 0) {  // an in-memory image
+  if (fd_ < 0) {  // an in-memory buffer
     std::memcpy(dst, p, bytes);
     return;
   }
-  off_t offset = static_cast<off_t>(p - static_cast<const uint8_t*>(map_));
+  off_t offset = static_cast<off_t>(p - data_);
   auto* out = static_cast<uint8_t*>(dst);
   while (bytes > 0) {
     const ssize_t n = ::pread(fd_, out, bytes, offset);
@@ -531,10 +540,91 @@ void GgufFile::copy_out(const void* begin, size_t bytes, void* dst) const {
   }
 }
 
-GgufFile::~GgufFile() {
-  if (fd_ >= 0) ::close(fd_);
-  if (map_) ::munmap(map_, static_cast<size_t>(size_));
+// ---- GgufFile ---------------------------------------------------------------------------------
+
+std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = path;
+  f->sources_.push_back(MappedRegion::map_file(path));
+  f->size_ = f->sources_[0]->size();
+  GgufParser(*f, f->sources_[0]->data(), f->size_).parse();
+  return f;
 }
+
+std::unique_ptr<GgufFile> GgufFile::open_buffer(const std::string& name, const uint8_t* data, size_t n) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = name;
+  f->sources_.push_back(MappedRegion::hold(name, n > 0 ? std::vector<uint8_t>(data, data + n) : std::vector<uint8_t>()));
+  f->size_ = n;
+  GgufParser(*f, f->sources_[0]->data(), f->size_).parse();
+  return f;
+}
+
+std::unique_ptr<GgufFile> GgufFile::assemble(const std::string& path,
+                                             std::vector<std::pair<std::string, GgufValue>> metadata,
+                                             std::vector<GgufTensorInfo> tensors,
+                                             std::vector<std::shared_ptr<const MappedRegion>> sources) {
+  std::unique_ptr<GgufFile> f(new GgufFile());
+  f->path_ = path;
+  f->version_ = 3;
+  for (auto& kv : metadata) {
+    if (f->kv_.count(kv.first)) throw Error(path + ": duplicate metadata key '" + kv.first + "'");
+    f->keys_.push_back(kv.first);
+    f->kv_.emplace(kv.first, std::move(kv.second));
+  }
+  for (const auto& s : sources) {
+    f->size_ += s->size();
+    f->source_data_.push_back(s->data());
+  }
+  for (GgufTensorInfo& t : tensors) {
+    const std::string where = path + ": tensor '" + t.name + "'";
+    if (t.source >= sources.size()) throw Error(where + " names data source " + std::to_string(t.source) + " of " + std::to_string(sources.size()));
+    if (t.ne.empty() || t.ne.size() > kMaxDims) throw Error(where + " has " + std::to_string(t.ne.size()) + " dimensions");
+    uint64_t n = 1;
+    for (uint64_t e : t.ne) {
+      if (e == 0 || e > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / n)
+        throw Error(where + " has shape " + shape_string(t.ne) + " (zero or too many elements)");
+      n *= e;
+    }
+    if (t.ne[0] % ggml_block_elems(t.type) != 0) throw Error(where + " ne[0] is not a multiple of its block size");
+    t.n_elements = n;
+    const uint64_t row = ggml_row_bytes(t.type, t.ne[0]), rows = n / t.ne[0];
+    if (rows > std::numeric_limits<uint64_t>::max() / row) throw Error(where + " is too large in bytes");
+    t.n_bytes = row * rows;
+    const uint64_t avail = sources[t.source]->size();
+    if (t.offset > avail || t.n_bytes > avail - t.offset)
+      throw Error(where + " data (offset " + std::to_string(t.offset) + ", " + std::to_string(t.n_bytes) +
+                  " bytes) extends past the end of " + sources[t.source]->path() + " (" + std::to_string(avail) + " bytes)");
+    if (f->tensor_index_.count(t.name)) throw Error(path + ": duplicate tensor name '" + t.name + "'");
+    f->tensor_index_.emplace(t.name, f->tensors_.size());
+    f->tensors_.push_back(std::move(t));
+  }
+  f->sources_ = std::move(sources);
+  return f;
+}
+
+const MappedRegion* GgufFile::region_of(const void* p) const {
+  for (const auto& s : sources_)
+    if (s->contains(p)) return s.get();
+  return nullptr;
+}
+
+void GgufFile::release_resident_pages(const void* begin, size_t bytes) const {
+  if (const MappedRegion* r = region_of(begin)) r->advise(begin, bytes, MADV_DONTNEED);
+}
+
+void GgufFile::expect_random_access(const void* begin, size_t bytes) const {
+  if (const MappedRegion* r = region_of(begin)) r->advise(begin, bytes, MADV_RANDOM);
+}
+
+void GgufFile::copy_out(const void* begin, size_t bytes, void* dst) const {
+  if (bytes == 0) return;
+  const MappedRegion* r = region_of(begin);
+  if (!r) throw Error(path_ + ": copy_out of bytes outside the model's data");
+  r->copy_out(begin, bytes, dst);
+}
+
+GgufFile::~GgufFile() = default;
 
 // ---- metadata getters -----------------------------------------------------------------------
 

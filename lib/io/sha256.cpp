@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -54,7 +56,25 @@ std::string sha256_hex(const void* data, size_t n) {
   return d.hex();
 }
 
+// A model directory (Hugging Face checkpoint): the hash of "name sha256" lines, one per regular
+// file (names starting with '.' left out), in name order.
+static std::string directory_sha256(const std::string& dir, const std::function<std::string(const std::string&)>& file_hash) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file() && e.path().filename().string()[0] != '.') names.push_back(e.path().filename().string());
+  if (ec) throw Error(dir + ": cannot list the directory to compute its SHA-256: " + ec.message());
+  std::sort(names.begin(), names.end());
+  std::string lines;
+  for (const auto& n : names) lines += n + " " + file_hash((fs::path(dir) / n).string()) + "\n";
+  return sha256_hex(lines.data(), lines.size());
+}
+
 std::string sha256_file_hex(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return directory_sha256(path, [](const std::string& file) { return sha256_file_hex(file); });
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(path + ": cannot open to compute its SHA-256: " + std::strerror(errno));
   Digest d(path);
@@ -89,6 +109,8 @@ std::string FileHashCache::sha256(const std::string& path) {
   const std::string canon = fs::canonical(path, ec).string();
   struct stat st {};
   if (ec || ::stat(canon.c_str(), &st) != 0) return sha256_file_hex(path);  // names the problem
+  if (S_ISDIR(st.st_mode))  // each file's hash from the cache
+    return directory_sha256(canon, [this](const std::string& file) { return sha256(file); });
   Entry now;
   now.size = static_cast<uint64_t>(st.st_size);
   now.inode = static_cast<uint64_t>(st.st_ino);

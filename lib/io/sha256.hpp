@@ -9,6 +9,8 @@
 namespace sci_infer {
 
 std::string sha256_hex(const void* data, size_t n);
+// A directory (Hugging Face checkpoint): SHA-256 of "name sha256" lines for its regular files in
+// name order (FileHashCache::sha256 gives the same, each file's hash from the cache).
 std::string sha256_file_hex(const std::string& path);  // throws sci_infer::Error
 
 // Hashes of big files (a 140 GB model takes minutes to hash) remembered in a small text file,

@@ -4,6 +4,7 @@
 
 #include "io/sha256.hpp"
 #include "model/architecture.hpp"
+#include "model/hf_checkpoint.hpp"
 #include "model/shard_layout.hpp"
 
 #include <algorithm>
@@ -319,7 +320,7 @@ ModelConfig read_model_config(const GgufFile& f) {
 
 std::shared_ptr<const Model> Model::open(const std::string& path) {
   auto m = std::shared_ptr<Model>(new Model());
-  m->file_ = GgufFile::open(path);
+  m->file_ = open_model_file(path);  // a GGUF file, or a Hugging Face checkpoint directory
   m->config_ = read_model_config(*m->file_);
   m->tokenizer_ = std::make_unique<Tokenizer>(read_tokenizer_vocab(*m->file_));
   if (m->tokenizer_->n_vocab() != m->config_.n_vocab)
@@ -350,6 +351,7 @@ std::string shard_path(const std::string& pattern, int tp_rank) {
 std::string model_fingerprint(const Model& model) {
   const GgufFile& f = model.file();
   if (f.has("sci_infer.shard.source_fingerprint")) return f.get_string("sci_infer.shard.source_fingerprint");
+  if (f.has("sci_infer.source.fingerprint")) return f.get_string("sci_infer.source.fingerprint");  // a checkpoint directory
   std::string bytes(reinterpret_cast<const char*>(f.header_bytes()), f.data_offset());
   bytes += ":" + std::to_string(f.file_size());
   return sha256_hex(bytes.data(), bytes.size());

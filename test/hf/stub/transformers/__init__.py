@@ -1,0 +1,17 @@
+"""Stand-in for Hugging Face transformers (not packaged in Debian) so that llama.cpp's
+convert_hf_to_gguf.py can be imported: its one module-level use, AutoConfig.from_pretrained,
+raises here and the converter then reads config.json itself (its documented fallback). Any other
+use (AutoTokenizer: BPE vocabularies) fails loudly, which is why the tests convert SentencePiece
+(tokenizer.model) checkpoints."""
+
+
+class AutoConfig:
+    @staticmethod
+    def from_pretrained(*args, **kwargs):
+        raise RuntimeError("transformers stub: read config.json instead")
+
+
+class AutoTokenizer:
+    @staticmethod
+    def from_pretrained(*args, **kwargs):
+        raise RuntimeError("transformers stub: AutoTokenizer is not available")
