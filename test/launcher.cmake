@@ -21,3 +21,4 @@ sci_infer_launcher_test(test_resume_identity.py resume_changed_job foreign_journ
 sci_infer_launcher_test(test_faults.py journal_faults snapshot_faults tmpfs_enospc readonly_output input_read_fault
                         locked_output protected_paths failed_resume stop_latency no_runnable_records tp_group_faults
                         corrupt_chunk)
+sci_infer_launcher_test(test_device.py version bad_device device_recorded)

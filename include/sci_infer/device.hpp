@@ -22,7 +22,8 @@ bool kokkos_has_device();
 int visible_device_count();
 
 constexpr int kDeviceAuto = -1;
-// "auto" -> kDeviceAuto; "N" (a decimal integer >= 0) -> N. Throws sci_infer::Error naming
+// "auto" (also "cpu" and "gpu", the job scripts' binding modes) -> kDeviceAuto; "N" (a decimal
+// integer >= 0) -> N. Throws sci_infer::Error naming
 // `what` (the option or variable) for anything else.
 int parse_device(const std::string& text, const std::string& what);
 // Refuses (sci_infer::Error naming `what`) a device index this process cannot use: on a device

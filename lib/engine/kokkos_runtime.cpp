@@ -97,7 +97,9 @@ int visible_device_count() {
 }
 
 int parse_device(const std::string& text, const std::string& what) {
-  if (text == "auto") return kDeviceAuto;
+  // "cpu" / "gpu" are the job scripts' binding modes (examples/jobs: SCI_INFER_DEVICE=gpu binds one
+  // GPU per rank first): the build decides where the kernels run, so both mean "auto" here.
+  if (text == "auto" || text == "gpu" || text == "cpu") return kDeviceAuto;
   const char* s = text.c_str();
   char* end = nullptr;
   errno = 0;
