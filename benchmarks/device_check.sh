@@ -162,7 +162,7 @@ invariance() {
     local o=$1 n=$2; shift 2
     rm -rf "$W/$o" "$W/$o.journal"
     # shellcheck disable=SC2086
-    mpiexec -n "$n" "$SCI" run -m "$W/tiny.gguf" -i "$DEV/ref/run_input.h5" -o "$W/$o" $opts --progress-seconds 0 "$@" \
+    mpiexec -n "$n" "$SCI" run -m "$W/tiny.gguf" -i "$DEV/ref/run_input.h5" -o "$W/$o" $opts --progress-seconds 3600 "$@" \
       >"$W/$o.log" 2>&1 || { echo "FAIL $o: exit $?"; tail -5 "$W/$o.log"; return 1; }
   }
   run_job b64.h5 1 --max-batch 64 -t 8 || fails=1
