@@ -27,7 +27,7 @@ mkdir -p "$OUT" "$W"
 T0=$(date +%s)
 SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
-PY=python3
+PY=${SCI_INFER_PYTHON:-python3}  # on the GPU machine: the python3 with numpy and h5py
 say() { echo "$*" | tee -a "$SUMMARY"; }
 elapsed() { echo $(($(date +%s) - T0)); }
 left() { echo $((BUDGET_S - $(elapsed))); }
@@ -133,6 +133,7 @@ import sys, h5py, numpy as np
 a, b, what = sys.argv[1:4]
 with h5py.File(a) as fa, h5py.File(b) as fb:
     ra, rb = fa["results"], fb["results"]
+    names = sorted(ra)
     bad = []
     if sorted(ra) != sorted(rb):
         bad.append(f"datasets {sorted(ra)} vs {sorted(rb)}")
@@ -144,7 +145,7 @@ with h5py.File(a) as fa, h5py.File(b) as fb:
             same = x.shape == y.shape and x.tobytes() == y.tobytes()
         if not same:
             bad.append(n)
-print(f"RESULT {what}: " + ("identical (" + ", ".join(sorted(ra)) + ")" if not bad else "FAIL: differ in " + ", ".join(bad)))
+print(f"RESULT {what}: " + ("identical (" + ", ".join(names) + ")" if not bad else "FAIL: differ in " + ", ".join(bad)))
 sys.exit(1 if bad else 0)
 EOF
 }
@@ -210,7 +211,7 @@ perf() {
         local rc=$?
         if [ $rc = 0 ]; then
           sed "s/}\$/, \"name\": \"$m\"}/" "$W/bench.json" >>"$OUT/perf.jsonl"
-          echo "RESULT sci-infer $m batch $b $g: $($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d["total_tok_s"]:.0f} tok/s (prefill {d["prefill_tok_s"]:.0f}, decode {d["decode_tok_s"]:.0f})")' "$W/bench.json")"
+          echo "RESULT sci-infer $m batch $b $g: $($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.0f tok/s (prefill %.0f, decode %.0f)" % (d["total_tok_s"], d["prefill_tok_s"], d["decode_tok_s"]))' "$W/bench.json")"
         else
           echo "RESULT sci-infer $m batch $b $g: FAILED or timed out (rc $rc): $(tail -1 "$W/bench.err")"
         fi
