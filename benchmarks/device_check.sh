@@ -39,7 +39,8 @@ stage() {
   l=$(left)
   if [ "$l" -lt 20 ]; then say "[$name] SKIPPED: out of time ($(elapsed) s used of $BUDGET_S)"; return; fi
   [ "$limit" -gt "$l" ] && limit=$l
-  local t=$(date +%s)
+  local t
+  t=$(date +%s)
   timeout --signal=TERM --kill-after=5 "$limit" bash -c "$(declare -f); $fn" >"$OUT/$name.log" 2>&1
   local rc=$?
   local dt=$(($(date +%s) - t))
@@ -161,7 +162,7 @@ invariance() {
   opts=$(cat "$DEV/ref/run_opts.txt")
   run_job() {  # run_job OUT RANKS ARGS...
     local o=$1 n=$2; shift 2
-    rm -rf "$W/$o" "$W/$o.journal"
+    rm -rf "${W:?}/$o" "${W:?}/$o.journal"
     # shellcheck disable=SC2086
     mpiexec -n "$n" "$SCI" run -m "$W/tiny.gguf" -i "$DEV/ref/run_input.h5" -o "$W/$o" $opts --progress-seconds 3600 "$@" \
       >"$W/$o.log" 2>&1 || { echo "FAIL $o: exit $?"; tail -5 "$W/$o.log"; return 1; }

@@ -38,7 +38,8 @@ PY=${SCI_INFER_PYTHON:-/usr/bin/python3}
 log() { echo "[device_prepare] $*" >&2; }
 
 if [ "$BUILD_IT" = 1 ]; then
-  SCI_INFER_CUDA_ARCH=$ARCH SECOND_CONFIG_SKIP_FILE=/dev/null bash scripts/test_cuda_config.sh
+  SCI_INFER_CUDA_ARCH=$ARCH SCI_INFER_CUDA_TARGETS=sci-infer SECOND_CONFIG_SKIP_FILE=/dev/null \
+    bash scripts/test_cuda_config.sh
   [ -f "$CPU_BUILD/CMakeCache.txt" ] || cmake -S . -B "$CPU_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$CPU_BUILD" -j"$(nproc)" --target sci-infer >/dev/null
 fi

@@ -7,6 +7,7 @@
 #   SCI_INFER_CUDA_ARCH   Kokkos architecture: HOPPER90 (default: H100/H200) or AMPERE80 (A100:
 #                         Polaris, Sophia); the prefix and build directory are per architecture.
 #   SCI_INFER_CUDA_CONFIG=0  skips it (loudly).
+#   SCI_INFER_CUDA_TARGETS   build only these targets (default: all).
 # Without nvcc it is skipped loudly, and fails with CI=true; without the Kokkos source (a user's
 # clone) it is skipped loudly, as the OpenMP configuration is. The reason is repeated after the
 # test summary (scripts/test.sh, SECOND_CONFIG_SKIP_FILE).
@@ -40,7 +41,8 @@ if [ -z "$NVCC" ]; then
   skip "no nvcc on PATH or in /usr/local/cuda/bin"
 fi
 [ -f "$KOKKOS_SRC/build-kokkos.sh" ] || skip "no Kokkos source at $KOKKOS_SRC (set SCI_INFER_KOKKOS_SRC)"
-export PATH="$(dirname "$NVCC"):$PATH"
+PATH="$(dirname "$NVCC"):$PATH"
+export PATH
 export CUDACXX="$NVCC"
 PREFIX=${SCI_INFER_CACHE:-$HOME/.cache/sci_infer}/kokkos-4.6.01-cuda-$ARCH
 CUDA_BUILD=${CUDA_BUILD_DIR:-build-cuda-$ARCH}
@@ -59,11 +61,14 @@ mkdir -p "$CUDA_BUILD"
   -DCMAKE_CUDA_ARCHITECTURES="$SM" -DSCI_INFER_NATIVE=OFF "${launcher[@]}" >"$CUDA_BUILD/sci_infer_configure.log" 2>&1 \
   || { tail -30 "$CUDA_BUILD/sci_infer_configure.log"; echo "[test] *** CUDA configuration: configure FAILED ***"; exit 1; }
 rc=0
-cmake --build "$CUDA_BUILD" -j"$(nproc)" >"$CUDA_BUILD/sci_infer_build.log" 2>&1 || rc=$?
+# SCI_INFER_CUDA_TARGETS: only these targets (benchmarks/device_prepare.sh needs sci-infer alone).
+targets=()
+for t in ${SCI_INFER_CUDA_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$CUDA_BUILD" -j"$(nproc)" "${targets[@]}" >"$CUDA_BUILD/sci_infer_build.log" 2>&1 || rc=$?
 t2=$(date +%s)
 if [ $rc != 0 ]; then
   grep -n -B2 -A6 -m20 -E 'error|Error' "$CUDA_BUILD/sci_infer_build.log" | head -120
   echo "[test] *** CUDA configuration: build FAILED (full log: $CUDA_BUILD/sci_infer_build.log) ***"
   exit 1
 fi
-echo "[test] CUDA configuration: compiled every target (Kokkos $((t1 - t0)) s, sci_infer $((t2 - t1)) s); nothing run (no GPU)"
+echo "[test] CUDA configuration: compiled ${SCI_INFER_CUDA_TARGETS:-every target} (Kokkos $((t1 - t0)) s, sci_infer $((t2 - t1)) s); nothing run (no GPU)"
