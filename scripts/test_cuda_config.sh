@@ -56,9 +56,24 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -
 # nvcc_wrapper as the C++ compiler, as Kokkos requires for its CUDA backend; the host parts are
 # built for the baseline ISA (the GPU does the work; a generic binary runs on any login node).
 mkdir -p "$CUDA_BUILD"
-[ -f "$CUDA_BUILD/CMakeCache.txt" ] || cmake -S . -B "$CUDA_BUILD" -DCMAKE_BUILD_TYPE=Release \
+# Without a GPU driver there is no libcuda.so.1: Kokkos links the toolkit's stub libcuda.so, but
+# executables linking our shared libraries (which record libcuda.so.1) need it found at link time
+# too. -rpath-link to the stub under that name is for linking only: nothing is embedded, and on a
+# GPU machine the driver's libcuda.so.1 is loaded.
+link_flags=()
+if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+  stub=$(readlink -f "$(dirname "$NVCC")/../lib64/stubs/libcuda.so" || true)
+  if [ -f "$stub" ]; then
+    mkdir -p "$CUDA_BUILD/cuda-stubs"
+    ln -sf "$stub" "$CUDA_BUILD/cuda-stubs/libcuda.so.1"
+    link_flags=(-DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$PWD/$CUDA_BUILD/cuda-stubs"
+                -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-rpath-link,$PWD/$CUDA_BUILD/cuda-stubs")
+  fi
+fi
+cmake -S . -B "$CUDA_BUILD" -DCMAKE_BUILD_TYPE=Release \
   -DKokkos_ROOT="$PREFIX" -DCMAKE_CXX_COMPILER="$PREFIX/bin/nvcc_wrapper" -DSCI_INFER_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="$SM" -DSCI_INFER_NATIVE=OFF "${launcher[@]}" >"$CUDA_BUILD/sci_infer_configure.log" 2>&1 \
+  -DCMAKE_CUDA_ARCHITECTURES="$SM" -DSCI_INFER_NATIVE=OFF "${launcher[@]}" "${link_flags[@]}" \
+  >"$CUDA_BUILD/sci_infer_configure.log" 2>&1 \
   || { tail -30 "$CUDA_BUILD/sci_infer_configure.log"; echo "[test] *** CUDA configuration: configure FAILED ***"; exit 1; }
 rc=0
 # SCI_INFER_CUDA_TARGETS: only these targets (benchmarks/device_prepare.sh needs sci-infer alone).
