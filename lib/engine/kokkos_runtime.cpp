@@ -72,8 +72,12 @@ void initialise(int device) {
 
 std::string kokkos_description() {
   const int v = KOKKOS_VERSION;
+  // Memory spaces name themselves "Host", "Cuda", "CudaUVM": say HostSpace, CudaSpace, ... (the
+  // C++ type names, the words users know).
+  std::string mem = Kokkos::DefaultExecutionSpace::memory_space::name();
+  if (mem.size() < 5 || mem.compare(mem.size() - 5, 5, "Space") != 0) mem += "Space";
   return "Kokkos " + std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100) +
-         " " + Kokkos::DefaultExecutionSpace::name() + "/" + Kokkos::DefaultExecutionSpace::memory_space::name();
+         " " + Kokkos::DefaultExecutionSpace::name() + "/" + mem;
 }
 
 bool kokkos_has_device() {
