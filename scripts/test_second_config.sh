@@ -7,18 +7,27 @@
 # its outputs with the main build's bit for bit (test/cross_build/compare_builds.sh).
 # Kokkos is built from ../shared/kokkos (or SCI_INFER_KOKKOS_SRC) into a cached prefix
 # (SCI_INFER_CACHE, default ~/.cache/sci_infer): ~4 min once, then reused.
+# Then, however this part ends, the CUDA configuration is compiled (scripts/test_cuda_config.sh;
+# no GPU needed) and its failure fails this script too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+run_cuda_config() {
+  local rc=$?
+  trap - EXIT
+  bash scripts/test_cuda_config.sh || rc=1
+  exit $rc
+}
+trap run_cuda_config EXIT
 KOKKOS_SRC=${SCI_INFER_KOKKOS_SRC:-../shared/kokkos}
 if [ "${SCI_INFER_SECOND_CONFIG:-1}" = 0 ]; then
   echo "[test] *** SKIPPED the second configuration (Kokkos OpenMP, x86-64-v2): SCI_INFER_SECOND_CONFIG=0 ***" \
-    | tee "${SECOND_CONFIG_SKIP_FILE:-/dev/null}"
+    | tee -a "${SECOND_CONFIG_SKIP_FILE:-/dev/null}"
   exit 0
 fi
 if [ ! -f "$KOKKOS_SRC/build-kokkos.sh" ]; then
   # A user's clone has no ../shared: say so loudly (scripts/test.sh repeats it after the summary).
   echo "[test] *** SKIPPED the second configuration (Kokkos OpenMP, x86-64-v2): no Kokkos source at $KOKKOS_SRC (set SCI_INFER_KOKKOS_SRC) ***" \
-    | tee "${SECOND_CONFIG_SKIP_FILE:-/dev/null}"
+    | tee -a "${SECOND_CONFIG_SKIP_FILE:-/dev/null}"
   exit 0
 fi
 PREFIX=${SCI_INFER_CACHE:-$HOME/.cache/sci_infer}/kokkos-4.6.01-openmp

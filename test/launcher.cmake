@@ -22,3 +22,4 @@ sci_infer_launcher_test(test_faults.py journal_faults snapshot_faults tmpfs_enos
                         locked_output protected_paths failed_resume stop_latency no_runnable_records tp_group_faults
                         corrupt_chunk)
 sci_infer_launcher_test(test_cpu_paths.py cpu_paths_same_bits cpu_path_refused verify_names_kernel_path)
+sci_infer_launcher_test(test_device.py version bad_device device_recorded)

@@ -16,6 +16,12 @@ if(SCI_INFER_SHELLCHECK)
     COMMAND ${SCI_INFER_SHELLCHECK} -x fake_scheduler.sh
     WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/scheduler)
   set_tests_properties(packaging_fake_scheduler_lint PROPERTIES LABELS packaging)
+  # The CUDA configuration's script and the GPU check (which runs where nothing can be fixed).
+  add_test(NAME packaging_device_scripts_lint
+    COMMAND ${SCI_INFER_SHELLCHECK} -S warning scripts/test_cuda_config.sh scripts/test_second_config.sh
+            benchmarks/device_prepare.sh benchmarks/device_check.sh
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(packaging_device_scripts_lint PROPERTIES LABELS packaging)
 else()
   message(STATUS "shellcheck not found: the job scripts get only a bash -n syntax check")
   add_test(NAME packaging_job_scripts_lint

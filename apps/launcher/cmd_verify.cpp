@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
@@ -94,7 +95,13 @@ std::string build_changes(const OutputInfo& info) {
 // Rebuilds the job's RunConfig by parsing its recorded configuration with run's own parser.
 RunConfig recorded_config(const std::string& config_text) {
   const auto tmp = std::filesystem::temp_directory_path() / ("sci-infer-verify-" + std::to_string(::getpid()) + ".toml");
-  std::ofstream(tmp) << config_text;
+  // The job's GPU index is the job machine's business (results do not depend on it): this run
+  // uses its own (--device, SCI_INFER_DEVICE or the node-local rank), which may not exist there.
+  std::istringstream lines(config_text);
+  std::ofstream file(tmp);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("device=", 0) != 0 && line.rfind("device =", 0) != 0) file << line << "\n";
+  file.close();
   RunConfig cfg;
   CLI::App app;
   cfg.add(app);

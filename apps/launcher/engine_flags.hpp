@@ -6,6 +6,7 @@
 
 #include "engine/engine_options_check.hpp"
 #include "option_checks.hpp"
+#include "sci_infer/device.hpp"
 #include "sci_infer/engine.hpp"
 
 namespace sci_infer::cli {
@@ -24,6 +25,7 @@ struct EngineFlags {
   int step_tokens = 512;
   int tp = 1;
   std::string reduction = "deterministic";
+  std::string device = "auto";
 
   void add(CLI::App& app, EngineFlagSet set = EngineFlagSet::Local) {
     auto* m = app.add_option("--model,-m", model,
@@ -39,6 +41,13 @@ struct EngineFlags {
     app.add_option("--max-batch", max_batch, "Sequences decoded together")->check(in_range(1, false, kMaxEngineSequences));
     app.add_option("--step-tokens", step_tokens, "Tokens per forward step (decode + prefill chunks)")
         ->check(in_range(1, false, kMaxEngineStepTokens));
+    // The GPU of each rank; with "auto" SCI_INFER_DEVICE, else the node-local rank (device.hpp).
+    // Checked here, against the GPUs this process sees, so a bad value is refused before work.
+    app.add_option("--device", device,
+                   "GPU of this process: auto (default: SCI_INFER_DEVICE, else the node-local rank modulo the "
+                   "visible GPUs) or an index N >= 0; a host-only build accepts N and runs on the host")
+        ->envname("SCI_INFER_DEVICE")
+        ->check(device_index());
     if (set != EngineFlagSet::Local) {
       app.add_option("--tp", tp, "Tensor parallelism: ranks that share one copy of the model")->check(in_range(1, false));
       app.add_option("--reduction", reduction,
@@ -55,6 +64,7 @@ struct EngineFlags {
     o.max_step_tokens = step_tokens;
     o.tensor_parallel = tp;
     o.reduction = reduction_from_name(reduction);
+    o.device = parse_device(device, "--device");
     return o;
   }
 };

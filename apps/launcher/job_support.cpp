@@ -14,7 +14,9 @@
 #include "io/sha256.hpp"
 #include "output_paths.hpp"
 #include "kernels/cpu_kernel_path.hpp"
+#include "kernels/cublas_gemm_info.hpp"
 #include "parallel/first_failure.hpp"
+#include "sci_infer/device.hpp"
 #include "sci_infer/version.hpp"
 
 namespace sci_infer::cli {
@@ -266,7 +268,11 @@ StringAttrs build_attrs() {
   return {{"sci_infer.git_commit", kGitCommit},
           {"sci_infer.compiler", kCompiler},
           {"sci_infer.compile_flags", kCompileFlags},
-          {"sci_infer.kernel_path", cpu_kernel_path()}};
+          {"sci_infer.kernel_path", cpu_kernel_path()},
+          // Where the kernels ran: "Kokkos 4.6.1 Cuda/CudaSpace" and "cuda:0 NVIDIA H200 (sm_90)", or
+          // "... OpenMP/HostSpace" and "host" (of the rank that writes the file; device.hpp).
+          {"sci_infer.kokkos", kokkos_description()},
+          {"sci_infer.device", device_description()}};
 }
 
 void JobProvenance::describe(const Model& model) {
@@ -327,6 +333,9 @@ StringAttrs JobProvenance::string_attrs(bool finished) const {
                    {"sci_infer.start_time", start_time_},
                    {"sci_infer.end_time", finished ? utc_now_iso8601() : ""}};
   for (auto& b : build_attrs()) a.push_back(std::move(b));
+  // The fast mode's bits hold for one GPU model and one cuBLASLt version: record both, and the
+  // algorithm pinned for each layer shape (linear_cublas.cu).
+  if (cfg_.engine.gemm == "cublas") a.push_back({"sci_infer.gemm_library", cublas_gemm_provenance()});
   return a;
 }
 

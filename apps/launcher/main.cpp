@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "kernels/cpu_kernel_path.hpp"
+#include "sci_infer/device.hpp"
 #include "sci_infer/error.hpp"
 #include "sci_infer/version.hpp"
 
@@ -30,7 +31,9 @@ int main(int argc, char** argv) {
   ensure_bounded_openmp_spin(argv);
   using namespace sci_infer::cli;
   CLI::App app{"sci-infer: reproducible batch inference for Llama-family GGUF models"};
-  app.set_version_flag("--version", std::string(sci_infer::kVersion) + " (" + sci_infer::kGitCommit + ")");
+  // The build's Kokkos too: which execution and memory space the kernels run in (device.hpp).
+  app.set_version_flag("--version", std::string("sci-infer ") + sci_infer::kVersion + " (" + sci_infer::kGitCommit +
+                                        ")\n" + sci_infer::kokkos_description());
   app.require_subcommand(1);
   std::map<CLI::App*, Runner> runners;
   auto add = [&](const char* name, const char* help, Runner (*fn)(CLI::App&)) {

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "sci_infer/device.hpp"
+
 namespace sci_infer::cli {
 
 inline std::string number_text(double v) {
@@ -42,6 +44,21 @@ inline CLI::Validator in_range(double lo, bool lo_open, double hi = std::numeric
         return ok ? std::string() : text + " is out of range: must be " + range + (why.empty() ? "" : " (" + why + ")");
       },
       range);
+}
+
+// --device: "auto" or an index this process can use; with "auto", SCI_INFER_DEVICE is checked.
+inline CLI::Validator device_index() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          check_device(parse_device(text, ""), "");
+          return std::string();
+        } catch (const std::exception& e) {
+          const char* env = std::getenv("SCI_INFER_DEVICE");
+          return std::string(e.what()) + (env && text == env ? " (the value of SCI_INFER_DEVICE)" : "");
+        }
+      },
+      "auto|N");
 }
 
 }  // namespace sci_infer::cli

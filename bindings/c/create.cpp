@@ -28,6 +28,7 @@ sci_infer::EngineOptions to_engine_options(const sci_infer_options* o) {
   at_least("max_batch", o->max_batch, 1);
   at_least("max_step_tokens", o->max_step_tokens, 1);
   at_least("tensor_parallel", o->tensor_parallel, 1);
+  at_least("device", o->device, SCI_INFER_DEVICE_AUTO);
   const auto at_most = [](const char* name, int64_t value, int64_t max, const char* why) {
     if (value > max)
       fail(SCI_INFER_ERR_ARGUMENT, std::string("options->") + name + " is " + std::to_string(value) + ", must be <= " +
@@ -62,6 +63,7 @@ sci_infer::EngineOptions to_engine_options(const sci_infer_options* o) {
   e.max_step_tokens = o->max_step_tokens;
   e.pooling = o->pooling == SCI_INFER_POOLING_LAST ? sci_infer::Pooling::Last : sci_infer::Pooling::Mean;
   e.tensor_parallel = o->tensor_parallel;
+  e.device = o->device;  // its range (the GPUs this process sees) is checked below
   e.reduction = o->reduction == SCI_INFER_REDUCTION_FAST ? sci_infer::Reduction::Fast : sci_infer::Reduction::Deterministic;
   // The engine's own limits (threads, KV budget within physical memory, ...), here so that a bad
   // value is an argument error on every rank, not a failed load.
@@ -147,6 +149,7 @@ void sci_infer_options_init(sci_infer_options* o) {
   std::strncpy(o->gemm, sci_infer::gemm_backend_name(d.gemm), sizeof o->gemm - 1);
   o->tensor_parallel = d.tensor_parallel;
   o->reduction = SCI_INFER_REDUCTION_DETERMINISTIC;
+  o->device = d.device;
 }
 
 int sci_infer_engine_create(const char* model_path, const sci_infer_options* options, MPI_Comm comm,

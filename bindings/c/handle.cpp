@@ -57,6 +57,21 @@ extern "C" {
 
 const char* sci_infer_version(void) { return sci_infer::kVersion; }
 
+const char* sci_infer_kokkos(void) {
+  static const std::string text = sci_infer::kokkos_description();
+  return text.c_str();
+}
+
+const char* sci_infer_device(void) {
+  thread_local std::string text;
+  try {
+    text = sci_infer::device_description();
+  } catch (...) {
+    text = "unknown";
+  }
+  return text.c_str();
+}
+
 const char* sci_infer_status_name(int status) {
   switch (status) {
     case SCI_INFER_OK: return "SCI_INFER_OK";

@@ -23,12 +23,14 @@ module sci_infer
                                 SCI_INFER_ERR_INTERNAL = 8
   integer(c_int32_t), parameter, public :: SCI_INFER_POOLING_MEAN = 0, SCI_INFER_POOLING_LAST = 1
   integer(c_int32_t), parameter, public :: SCI_INFER_REDUCTION_DETERMINISTIC = 0, SCI_INFER_REDUCTION_FAST = 1
+  integer(c_int32_t), parameter, public :: SCI_INFER_DEVICE_AUTO = -1
 
   ! sci_infer_options; initialise with sci_infer_options_init before changing fields.
   type, bind(c), public :: sci_infer_options
     integer(c_int32_t) :: struct_size, threads, kv_cache_mb, max_batch, max_step_tokens, pooling
     character(kind=c_char) :: gemm(16)
     integer(c_int32_t) :: tensor_parallel, reduction  ! see sci_infer.h
+    integer(c_int32_t) :: device  ! GPU of this rank: SCI_INFER_DEVICE_AUTO (-1, default) or an index >= 0
   end type
 
   ! An engine handle. A default-initialised one is NULL (every call on it returns SCI_INFER_ERR_HANDLE).
@@ -137,6 +139,12 @@ module sci_infer
     type(c_ptr) function c_version() bind(c, name="sci_infer_version")
       import :: c_ptr
     end function
+    type(c_ptr) function c_kokkos() bind(c, name="sci_infer_kokkos")
+      import :: c_ptr
+    end function
+    type(c_ptr) function c_device() bind(c, name="sci_infer_device")
+      import :: c_ptr
+    end function
     integer(c_size_t) function c_strlen(s) bind(c, name="strlen")
       import :: c_ptr, c_size_t
       type(c_ptr), value :: s
@@ -150,7 +158,8 @@ module sci_infer
 
   public :: sci_infer_options_init, sci_infer_options_set_gemm, sci_infer_create, sci_infer_close, &
             sci_infer_destroy, sci_infer_dims, sci_infer_tokenize, sci_infer_detokenize, sci_infer_embed, &
-            sci_infer_score, sci_infer_generate, sci_infer_last_error, sci_infer_status_name, sci_infer_version
+            sci_infer_score, sci_infer_generate, sci_infer_last_error, sci_infer_status_name, sci_infer_version, &
+            sci_infer_kokkos, sci_infer_device
 
 contains
 
@@ -349,6 +358,18 @@ contains
   function sci_infer_version() result(version)
     character(len=:), allocatable :: version
     version = from_c(c_version())
+  end function
+
+  ! "Kokkos 4.6.1 Cuda/CudaSpace": the build's Kokkos and where its kernels run.
+  function sci_infer_kokkos() result(text)
+    character(len=:), allocatable :: text
+    text = from_c(c_kokkos())
+  end function
+
+  ! "host", or e.g. "cuda:0 NVIDIA H200 (sm_90)" once an engine exists.
+  function sci_infer_device() result(text)
+    character(len=:), allocatable :: text
+    text = from_c(c_device())
   end function
 
   ! ---- helpers ----

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sci_infer/backend.hpp"
+#include "sci_infer/device.hpp"  // ensure_kokkos_initialized, device selection
 #include "sci_infer/model.hpp"
 #include "sci_infer/records.hpp"
 #include "sci_infer/sampling.hpp"
@@ -54,6 +55,11 @@ struct EngineOptions {
   // Collective constructor, fixed-order GEMM: ranks of a node holding the same weight slices
   // share one copy in MPI shared memory (the lowest of them packs it).
   bool share_node_weights = true;
+  // The GPU of this process (device builds; sci_infer/device.hpp): kDeviceAuto takes
+  // SCI_INFER_DEVICE, else the node-local rank modulo the visible GPUs. A host-only build accepts
+  // any index >= 0 and runs on the host. Kokkos is initialised once per process: the first
+  // engine's choice holds, and a later engine asking explicitly for another device is refused.
+  int device = kDeviceAuto;
 };
 
 struct Request {
@@ -120,8 +126,5 @@ class Engine {
   void init_collective(const std::function<std::shared_ptr<const Model>(int tp_rank)>& open_model,
                        EngineOptions options, MPI_Comm comm);
 };
-
-// Initialises Kokkos if the caller has not (finalised at exit); safe to call repeatedly.
-void ensure_kokkos_initialized();
 
 }  // namespace sci_infer

@@ -73,7 +73,14 @@ typedef struct sci_infer_options {
                               inputs and gets the same outputs (docs/scaling.md) */
   int32_t reduction;       /* sci_infer_reduction: DETERMINISTIC (default, same bits for every
                               tensor_parallel) or FAST (MPI_Allreduce) */
+  int32_t device;          /* GPU of this rank (device builds): SCI_INFER_DEVICE_AUTO (-1, default:
+                              SCI_INFER_DEVICE, else the node-local rank modulo the visible GPUs) or
+                              an index >= 0 below the GPUs this process sees. A host-only build
+                              accepts any index >= 0 and runs on the host. Kokkos is initialised
+                              once per process: the first engine's device holds */
 } sci_infer_options;
+
+enum { SCI_INFER_DEVICE_AUTO = -1 };
 
 enum sci_infer_reduction { SCI_INFER_REDUCTION_DETERMINISTIC = 0, SCI_INFER_REDUCTION_FAST = 1 };
 
@@ -100,6 +107,12 @@ typedef struct sci_infer_generate_params {
 } sci_infer_generate_params;
 
 SCI_INFER_API const char* sci_infer_version(void);
+/* The Kokkos this library was built with and where its kernels run, e.g. "Kokkos 4.6.1
+ * Cuda/CudaSpace" or "Kokkos 4.6.1 OpenMP/HostSpace". */
+SCI_INFER_API const char* sci_infer_kokkos(void);
+/* The device this process runs on: "host", or e.g. "cuda:0 NVIDIA H200 (sm_90)" once an engine
+ * exists ("cuda (not initialised)" before). Valid until the next call from this thread. */
+SCI_INFER_API const char* sci_infer_device(void);
 SCI_INFER_API const char* sci_infer_status_name(int status); /* "SCI_INFER_ERR_HANDLE", ... */
 /* The message of the last failed call on `engine` ("" if its last call succeeded); with NULL, a
  * destroyed or an invalid handle, the calling thread's last failure. Valid until the next call;

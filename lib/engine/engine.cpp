@@ -55,15 +55,6 @@ Pooling pooling_from_name(const std::string& n) {
   throw Error("unknown pooling '" + n + "' (mean, last)");
 }
 
-void ensure_kokkos_initialized() {
-  if (!Kokkos::is_initialized()) {
-    Kokkos::initialize();
-    std::atexit([] {
-      if (Kokkos::is_initialized()) Kokkos::finalize();
-    });
-  }
-}
-
 namespace {
 
 int resolve_threads(int requested) {
@@ -399,7 +390,7 @@ void check_communicator(MPI_Comm comm) {
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options) {
-  ensure_kokkos_initialized();
+  ensure_kokkos_initialized(options.device);  // kokkos_runtime.cpp: picks the GPU
   check_options(options);
   if (options.tensor_parallel != 1)
     throw Error("Engine: tensor parallelism needs the collective constructor Engine(path, options, comm)");
@@ -455,7 +446,7 @@ void Engine::init_collective(const std::function<std::shared_ptr<const Model>(in
     }
   };
   agree([&] {
-    ensure_kokkos_initialized();
+    ensure_kokkos_initialized(options.device, comm);  // collective: the node-local rank picks the GPU
     check_options(options);
     model = open_model(rank % tp);
   });

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "sci_infer/device.hpp"
 #include "sci_infer/error.hpp"
 
 namespace sci_infer {
@@ -60,6 +61,7 @@ void check_engine_options(const EngineOptions& o) {
     refuse("max_step_tokens", std::to_string(o.max_step_tokens),
            "in [1, " + std::to_string(kMaxEngineStepTokens) + "]");
   if (o.tensor_parallel < 1) refuse("tensor_parallel", std::to_string(o.tensor_parallel), ">= 1");
+  check_device(o.device, "engine options: device");  // an index this process can use (device.hpp)
 }
 
 }  // namespace sci_infer

@@ -70,10 +70,13 @@ static int same_on_all_ranks(const void* data, int bytes) {
 
 static void test_static_functions(void) {
   CHECK(strlen(sci_infer_version()) > 0);
+  CHECK(strncmp(sci_infer_kokkos(), "Kokkos ", 7) == 0 && strchr(sci_infer_kokkos(), '/') != NULL);
+  CHECK(strlen(sci_infer_device()) > 0);
   for (int s = SCI_INFER_OK; s <= SCI_INFER_ERR_INTERNAL; ++s) CHECK(strncmp(sci_infer_status_name(s), "SCI_INFER_", 10) == 0);
   CHECK(strstr(sci_infer_status_name(99), "unknown") != NULL);
   sci_infer_options o;
   sci_infer_options_init(&o);
+  CHECK(o.device == SCI_INFER_DEVICE_AUTO);
   CHECK(o.struct_size == (int32_t)sizeof o && o.kv_cache_mb == 1024 && o.max_batch >= 1 && strcmp(o.gemm, "fixed") == 0);
   sci_infer_options_init(NULL); /* no crash */
   sci_infer_generate_params p;
@@ -127,7 +130,8 @@ static void test_create_errors(const char* model) {
     int value;
   } bad[] = {{"threads", -1}, {"kv_cache_mb", 0}, {"max_batch", 0}, {"max_step_tokens", -2}, {"pooling", 7},
              /* Upper bounds: 100000 threads crashed libgomp; a KV budget beyond physical memory. */
-             {"threads", 100000}, {"kv_cache_mb", INT32_MAX}, {"max_batch", 1 << 30}, {"max_step_tokens", 1 << 30}};
+             {"threads", 100000}, {"kv_cache_mb", INT32_MAX}, {"max_batch", 1 << 30}, {"max_step_tokens", 1 << 30},
+             {"device", -2}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     sci_infer_options o;
     sci_infer_options_init(&o);
@@ -136,6 +140,7 @@ static void test_create_errors(const char* model) {
     if (strcmp(bad[i].field, "max_batch") == 0) o.max_batch = bad[i].value;
     if (strcmp(bad[i].field, "max_step_tokens") == 0) o.max_step_tokens = bad[i].value;
     if (strcmp(bad[i].field, "pooling") == 0) o.pooling = bad[i].value;
+    if (strcmp(bad[i].field, "device") == 0) o.device = bad[i].value;
     EXPECT(sci_infer_engine_create(model, &o, MPI_COMM_WORLD, &e), SCI_INFER_ERR_ARGUMENT, NULL, bad[i].field);
   }
   sci_infer_options o;

@@ -23,6 +23,7 @@ program test_capi_fortran
   call get_command_argument(1, model)
 
   call check(len(sci_infer_version()) > 0, "version")
+  call check(index(sci_infer_kokkos(), "Kokkos ") == 1, "kokkos description")
   call check(sci_infer_status_name(SCI_INFER_ERR_CLOSED) == "SCI_INFER_ERR_CLOSED", "status name")
 
   ! Creation errors.
@@ -32,6 +33,12 @@ program test_capi_fortran
   call sci_infer_options_set_gemm(options, "no-such-gemm")
   call sci_infer_create(engine, model, MPI_COMM_WORLD, ierr, options)
   call expect(ierr, SCI_INFER_ERR_ARGUMENT, sci_infer_last_error(), "no-such-gemm", "bad gemm")
+  call sci_infer_options_init(options)
+  call check(options%device == SCI_INFER_DEVICE_AUTO, "device default")
+  options%device = -5
+  call sci_infer_create(engine, model, MPI_COMM_WORLD, ierr, options)
+  call expect(ierr, SCI_INFER_ERR_ARGUMENT, sci_infer_last_error(), "device", "bad device")
+  call sci_infer_options_init(options)
   call sci_infer_options_set_gemm(options, "a-name-longer-than-16-chars")
   call sci_infer_create(engine, model, MPI_COMM_WORLD, ierr, options)
   call expect(ierr, SCI_INFER_ERR_ARGUMENT, sci_infer_last_error(), "NUL-terminated", "unterminated gemm")

@@ -11,6 +11,6 @@ ARCH=${CUDA_ARCH:-90}
 nvcc -O2 -std=c++17 -arch=sm_$ARCH --fmad=false -Iinclude -Ilib -DSCI_INFER_HAVE_CUDA=1 \
   -Xcompiler -fopenmp,-march=native,-ffp-contract=off \
   test/gpu/gpu_linear_check.cpp lib/kernels/linear_cublas.cu lib/kernels/linear_fixed_order.cpp lib/io/tensor_types.cpp \
-  -lcublas -o "$OUT/gpu_build/gpu_linear_check"
+  -lcublasLt -o "$OUT/gpu_build/gpu_linear_check"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 "$OUT/gpu_build/gpu_linear_check"

@@ -4,7 +4,18 @@
 #   spack repo add packaging/spack/spack_repo/sci_infer
 #   spack install sci-infer                                     # CPU: Kokkos OpenMP, oneDNN
 #   spack install sci-infer +cuda cuda_arch=80 kokkos_backend=cuda
-#   spack install sci-infer +oneapi_dnn kokkos_backend=sycl %oneapi
+#   spack install sci-infer +oneapi_dnn kokkos_backend=sycl %oneapi   # NOT yet supported/tested
+#
+# A centre's Kokkos module (a Kokkos already built for its GPUs) is used by declaring it external
+# in packages.yaml, e.g. on Polaris or Sophia (A100, sm_80 = Kokkos AMPERE80):
+#   packages:
+#     kokkos:
+#       externals:
+#       - spec: kokkos@4.6.01 +cuda +cuda_lambda +wrapper cuda_arch=80
+#         prefix: /path/of/the/module      # `module show kokkos`: its CMAKE_PREFIX_PATH / Kokkos_ROOT
+#       buildable: false
+# and then `spack install sci-infer +cuda cuda_arch=80 kokkos_backend=cuda`: kokkos_backend picks
+# which Kokkos build satisfies the dependency, cuda_arch must match the module's architecture.
 #
 # NOT RUN WITH SPACK: no Spack installation is available where this was written. Every package,
 # variant and version named below was checked against spack/spack-packages (builtin repository,
@@ -34,7 +45,10 @@ class SciInfer(CMakePackage, CudaPackage):
 
     variant("fortran", default=True, description="Build the Fortran module (use sci_infer) over the C API")
     # sci_infer runs its kernels on Kokkos' default execution space, which is fixed when Kokkos is
-    # built: this variant chooses the Kokkos build.
+    # built: this variant chooses the Kokkos build. serial and openmp are tested; cuda compiles
+    # (Kokkos 4.6.01 CUDA, CUDA 13, AMPERE80 / HOPPER90) and its GPU run is prepared
+    # (benchmarks/device_check.sh) but not yet recorded; sycl (Aurora) is not supported yet:
+    # neither compiled nor run.
     variant(
         "kokkos_backend",
         default="openmp",
@@ -75,7 +89,8 @@ class SciInfer(CMakePackage, CudaPackage):
     depends_on("pkgconfig", type="test")
 
     # Kokkos: tested 3.4.01 (Debian 12, Trilinos 13.2; not in Spack, whose oldest is 3.7.02);
-    # syntax-checked against 4.4.01. Kokkos 5 requires C++20, this code is C++17.
+    # 4.6.01 OpenMP (built and tested) and CUDA (compiled, CUDA 13). Kokkos 5 requires C++20, this
+    # code is C++17.
     depends_on("kokkos@3.7:4")
     depends_on("kokkos+serial~openmp~cuda~sycl", when="kokkos_backend=serial")
     depends_on("kokkos+openmp~cuda~sycl", when="kokkos_backend=openmp")
