@@ -7,7 +7,8 @@
 #   SCI_INFER_CUDA_ARCH   Kokkos architecture: HOPPER90 (default: H100/H200) or AMPERE80 (A100:
 #                         Polaris, Sophia); the prefix and build directory are per architecture.
 #   SCI_INFER_CUDA_CONFIG=0  skips it (loudly).
-#   SCI_INFER_CUDA_TARGETS   build only these targets (default: all).
+#   SCI_INFER_CUDA_TARGETS   build only these targets (default: the library, where every Kokkos
+#                            kernel lives, the C API and the launcher; "all" for every target).
 # Without nvcc it is skipped loudly, and fails with CI=true; without the Kokkos source (a user's
 # clone) it is skipped loudly, as the OpenMP configuration is. The reason is repeated after the
 # test summary (scripts/test.sh, SECOND_CONFIG_SKIP_FILE).
@@ -77,8 +78,12 @@ cmake -S . -B "$CUDA_BUILD" -DCMAKE_BUILD_TYPE=Release \
   || { tail -30 "$CUDA_BUILD/sci_infer_configure.log"; echo "[test] *** CUDA configuration: configure FAILED ***"; exit 1; }
 rc=0
 # SCI_INFER_CUDA_TARGETS: only these targets (benchmarks/device_prepare.sh needs sci-infer alone).
+# The default keeps CI's time in bounds: the tests, benchmarks and Fortran module hold no device
+# kernels of their own, and each nvcc_wrapper object costs ~20-45 s on 2 cores.
+CUDA_TARGETS=${SCI_INFER_CUDA_TARGETS:-sci_infer sci_infer_c sci-infer}
+[ "$CUDA_TARGETS" = all ] && CUDA_TARGETS=
 targets=()
-for t in ${SCI_INFER_CUDA_TARGETS:-}; do targets+=(--target "$t"); done
+for t in $CUDA_TARGETS; do targets+=(--target "$t"); done
 cmake --build "$CUDA_BUILD" -j"$(nproc)" "${targets[@]}" >"$CUDA_BUILD/sci_infer_build.log" 2>&1 || rc=$?
 t2=$(date +%s)
 if [ $rc != 0 ]; then
@@ -86,4 +91,4 @@ if [ $rc != 0 ]; then
   echo "[test] *** CUDA configuration: build FAILED (full log: $CUDA_BUILD/sci_infer_build.log) ***"
   exit 1
 fi
-echo "[test] CUDA configuration: compiled ${SCI_INFER_CUDA_TARGETS:-every target} (Kokkos $((t1 - t0)) s, sci_infer $((t2 - t1)) s); nothing run (no GPU)"
+echo "[test] CUDA configuration: compiled ${CUDA_TARGETS:-every target} (Kokkos $((t1 - t0)) s, sci_infer $((t2 - t1)) s); nothing run (no GPU)"
