@@ -1,6 +1,7 @@
 // Mixture-of-experts FFN kernels (see moe.hpp for the order of every operation and why the
 // result of a token depends on its own row only).
 #include "kernels/moe.hpp"
+#include "kernels/ops_loops.hpp"
 #include "kernels/portable_math.hpp"
 
 #include <omp.h>
@@ -17,37 +18,7 @@ namespace {
 // The portable exp: the same bits on host and device (portable_math.hpp).
 KOKKOS_INLINE_FUNCTION float moe_exp(float x) { return pmath::exp_f32(x); }
 
-// The same fan-out as ops.cpp: on Kokkos' Serial backend rows go to the rank's OpenMP threads,
-// each index wholly on one thread, so the bits never depend on the thread count.
-bool host_fan_out() {
-#if defined(KOKKOS_ENABLE_SERIAL)
-  return std::is_same<Kokkos::DefaultExecutionSpace, Kokkos::Serial>::value && kernel_threads() > 1;
-#else
-  return false;
-#endif
-}
-
-template <class F>
-void for_each_row(const char* name, int32_t n, const F& f) {
-  if (host_fan_out()) {
-#pragma omp parallel for schedule(static) num_threads(kernel_threads()) if (n > 1)
-    for (int32_t t = 0; t < n; ++t) f(t);
-    return;
-  }
-  Kokkos::parallel_for(name, Kokkos::RangePolicy<>(0, n), f);
-}
-
-template <class F>
-void for_each_cell(const char* name, int32_t rows, int32_t cols, const F& f) {
-  if (rows == 0 || cols == 0) return;
-  if (host_fan_out()) {
-#pragma omp parallel for schedule(static) num_threads(kernel_threads()) if (rows > 1)
-    for (int32_t t = 0; t < rows; ++t)
-      for (int32_t j = 0; j < cols; ++j) f(t, j);
-    return;
-  }
-  Kokkos::parallel_for(name, Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {rows, cols}), f);
-}
+using namespace kernel_loops;  // the same row/cell fan-out as ops*.cpp
 
 void run_linear(const Linear& l, const Matrix& in, int32_t row0, int32_t n, const Matrix& out) {
   if (n == 0) return;

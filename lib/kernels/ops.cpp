@@ -1,5 +1,6 @@
 // Kokkos kernels of the transformer block (see ops.hpp for the reproducibility rules).
 #include "kernels/ops.hpp"
+#include "kernels/device_space.hpp"
 #include "kernels/ops_loops.hpp"
 #include "kernels/ops_math.hpp"
 #include "kernels/portable_math.hpp"
@@ -18,31 +19,6 @@ namespace {
 std::atomic<int> g_kernel_threads{1};
 using namespace kernel_loops;
 
-// IEEE half -> float, by bits, usable in device code (no host intrinsics).
-KOKKOS_INLINE_FUNCTION float half_bits_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112u) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise
-    exp = 113;
-    while ((mant & 0x400u) == 0) {
-      mant <<= 1;
-      --exp;
-    }
-    bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
 KOKKOS_INLINE_FUNCTION float decode_element(const uint8_t* row, GgmlType type, int32_t j) {
   switch (type) {
     case GgmlType::F32: {
@@ -53,7 +29,7 @@ KOKKOS_INLINE_FUNCTION float decode_element(const uint8_t* row, GgmlType type, i
     case GgmlType::F16: {
       uint16_t h;
       memcpy(&h, row + 2 * j, 2);
-      return half_bits_to_float(h);
+      return device_half_to_float(h);
     }
     case GgmlType::BF16: {
       uint16_t h;
@@ -67,7 +43,7 @@ KOKKOS_INLINE_FUNCTION float decode_element(const uint8_t* row, GgmlType type, i
       const uint8_t* block = row + (j / 32) * 34;
       uint16_t d;
       memcpy(&d, block, 2);
-      return half_bits_to_float(d) * static_cast<float>(static_cast<int8_t>(block[2 + j % 32]));
+      return device_half_to_float(d) * static_cast<float>(static_cast<int8_t>(block[2 + j % 32]));
     }
   }
   return 0.0f;

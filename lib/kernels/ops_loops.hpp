@@ -38,6 +38,7 @@ inline void for_each_row(const char* name, int32_t n, const F& f) {
 // the Serial fan-out, whole rows per thread.
 template <class F>
 inline void for_each_cell(const char* name, int32_t rows, int32_t cols, const F& f) {
+  if (rows == 0 || cols == 0) return;
   if (host_fan_out()) {
 #pragma omp parallel for schedule(static) num_threads(kernel_threads()) if (rows > 1)
     for (int32_t t = 0; t < rows; ++t)

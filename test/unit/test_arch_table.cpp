@@ -115,20 +115,32 @@ TEST_CASE("an optional role must be in every layer or none", "[arch]") {
   CHECK_THAT(open_error(bad), Contains("attn_output.bias' is in 1 of 2 layers"));
 }
 
-TEST_CASE("an unknown key in the architecture's namespace is refused by name", "[arch]") {
-  TempDir d;
-  const std::string src = made(d, tiny("llama"), "m.gguf"), bad = d.file("key.gguf");
+// The model file with one float key added (every other key and tensor copied).
+static std::string with_float_key(TempDir& d, const std::string& src, const std::string& name, const char* key, float v) {
+  const std::string out = d.file(name);
   auto f = GgufFile::open(src);
   GgufWriter w;
-  for (const auto& key : f->metadata_keys())
-    if (key != "general.alignment") w.set_value(key, f->value(key));
-  w.set_float32("llama.rope.scaling.yarn_log_multiplier", 0.1f);
+  for (const auto& k : f->metadata_keys())
+    if (k != "general.alignment") w.set_value(k, f->value(k));
+  w.set_float32(key, v);
   for (const auto& t : f->tensors()) {
     const uint8_t* p = f->tensor_data(t);
     w.add_tensor(t.name, t.ne, t.type, std::vector<uint8_t>(p, p + t.n_bytes));
   }
-  w.write(bad, f->alignment());
-  CHECK_THAT(open_error(bad), Contains("metadata key 'llama.rope.scaling.yarn_log_multiplier' is not supported"));
+  w.write(out, f->alignment());
+  return out;
+}
+
+TEST_CASE("an unknown key in the architecture's namespace is refused by name", "[arch]") {
+  TempDir d;
+  const std::string src = made(d, tiny("llama"), "m.gguf");
+  const std::string bad = with_float_key(d, src, "key.gguf", "llama.rope.scaling.mystery_factor", 0.1f);
+  CHECK_THAT(open_error(bad), Contains("metadata key 'llama.rope.scaling.mystery_factor' is not supported"));
+  // YaRN tuning keys that llama.cpp's saver writes: its default is accepted, any other value refused.
+  const std::string dflt = with_float_key(d, src, "yarn0.gguf", "llama.rope.scaling.yarn_log_multiplier", 0.0f);
+  CHECK_NOTHROW(Model::open(dflt));
+  const std::string other = with_float_key(d, src, "yarn1.gguf", "llama.rope.scaling.yarn_log_multiplier", 0.1f);
+  CHECK_THAT(open_error(other), Contains("llama.rope.scaling.yarn_log_multiplier = 0.100000 is not supported"));
 }
 
 TEST_CASE("head_dim comes from attention.key_length, decoupled from dim / n_heads", "[arch]") {
