@@ -1,9 +1,9 @@
 // Kokkos kernels of the transformer block (see ops.hpp for the reproducibility rules).
 #include "kernels/ops.hpp"
-#include "kernels/device_space.hpp"
 #include "kernels/ops_loops.hpp"
 #include "kernels/ops_math.hpp"
 #include "kernels/portable_math.hpp"
+#include "kernels/quant_blocks.hpp"
 
 #include <omp.h>
 
@@ -19,44 +19,14 @@ namespace {
 std::atomic<int> g_kernel_threads{1};
 using namespace kernel_loops;
 
+// Embedding rows stay in the file's type; one element decodes exactly as ggml dequantizes it
+// (the type registry's block layouts, quant_blocks.hpp).
 KOKKOS_INLINE_FUNCTION float decode_element(const uint8_t* row, GgmlType type, int32_t j) {
-  switch (type) {
-    case GgmlType::F32: {
-      float f;
-      memcpy(&f, row + 4 * j, 4);
-      return f;
-    }
-    case GgmlType::F16: {
-      uint16_t h;
-      memcpy(&h, row + 2 * j, 2);
-      return device_half_to_float(h);
-    }
-    case GgmlType::BF16: {
-      uint16_t h;
-      memcpy(&h, row + 2 * j, 2);
-      const uint32_t bits = uint32_t(h) << 16;
-      float f;
-      memcpy(&f, &bits, 4);
-      return f;
-    }
-    case GgmlType::Q8_0: {
-      const uint8_t* block = row + (j / 32) * 34;
-      uint16_t d;
-      memcpy(&d, block, 2);
-      return device_half_to_float(d) * static_cast<float>(static_cast<int8_t>(block[2 + j % 32]));
-    }
-  }
-  return 0.0f;
+  return qblock::dequant_element(type, row, j);
 }
 
 KOKKOS_INLINE_FUNCTION size_t row_bytes_device(GgmlType type, int32_t n) {
-  switch (type) {
-    case GgmlType::F32: return size_t(n) * 4;
-    case GgmlType::F16:
-    case GgmlType::BF16: return size_t(n) * 2;
-    case GgmlType::Q8_0: return size_t(n / 32) * 34;
-  }
-  return 0;
+  return size_t(n / qblock::block_elems(type)) * size_t(qblock::block_bytes(type));
 }
 
 }  // namespace
