@@ -9,11 +9,14 @@
 #include <string>
 
 #include "gguf_edit.hpp"
+#include "engine_requests.hpp"
 #include "sci_infer/engine.hpp"
 #include "sci_infer/model_maker.hpp"
 #include "temp_dir.hpp"
 
 using namespace sci_infer;
+
+using namespace sci_infer::test;
 
 namespace {
 
@@ -21,32 +24,6 @@ struct TempDir : testing::TempDir {
   TempDir() : testing::TempDir("sci_infer_arch_invariance") {}
 };
 
-std::vector<int32_t> prompt(int len, int salt, int n_vocab) {
-  std::vector<int32_t> t;
-  for (int i = 0; i < len; ++i) t.push_back(int32_t((977u * (i + 1) + 7919u * salt) % n_vocab));
-  return t;
-}
-
-Request logits_request(uint64_t id, std::vector<int32_t> tokens) {
-  Request r;
-  r.id = id;
-  r.task = Task::Logits;
-  r.all_positions = true;
-  r.tokens = std::move(tokens);
-  return r;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-EngineOptions options(int threads, int step_tokens = 512) {
-  EngineOptions o;
-  o.threads = threads;
-  o.max_step_tokens = step_tokens;
-  o.kv_cache_bytes = 64u << 20;
-  return o;
-}
 
 ModelSpec spec(const std::string& arch) {
   ModelSpec s = model_spec_preset("tiny");
