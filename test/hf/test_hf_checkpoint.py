@@ -51,9 +51,12 @@ def make(work, name, *args):
     return d
 
 
-def convert(d, outtype):
+def convert(d, outtype, bpe_pre=None):
+    """llama.cpp's convert_hf_to_gguf.py on d; bpe_pre: a byte-level BPE tokenizer.json's
+    pre-tokenizer name, for convert.py's stand-in of AutoTokenizer (see its docstring)."""
     out = d + ".gguf"
-    run([sys.executable, os.path.join(HERE, "convert.py"), d, "--outtype", outtype, "--outfile", out])
+    run([sys.executable, os.path.join(HERE, "convert.py"), d, "--outtype", outtype, "--outfile", out] +
+        (["--bpe-pre", bpe_pre] if bpe_pre else []))
     return out
 
 
@@ -106,10 +109,10 @@ def case_bf16_sharded(a):
     against_llamacpp(a, "bf16_sharded", d, g, "bf16")
 
 
-def against_llamacpp(a, name, d, g, dtype):
-    """F32: within 1e-3 everywhere. BF16: llama.cpp rounds the activations to BF16 for its BF16
-    matmuls (sci_infer keeps them F32), so there the limit is cosine >= 0.999 per position and
-    the max|diff| is reported."""
+def against_llamacpp(a, name, d, g, dtype, limit=1e-3):
+    """F32: within limit (1e-3) everywhere. BF16: llama.cpp rounds the activations to BF16 for
+    its BF16 matmuls (sci_infer keeps them F32), so there the limit is cosine >= 0.999 per
+    position and the max|diff| is reported."""
     toks = [int(t) for t in tokenize(a, g, TEXTS[1]).split(",")][:24]
     hf = logits(a, d, toks).astype(np.float64)
     peer = os.environ.get("PEER_DIR", "/tmp/peer")
@@ -130,7 +133,7 @@ def against_llamacpp(a, name, d, g, dtype):
     print(f"     {name}: llama.cpp (converted GGUF) vs sci_infer (directory), {len(toks)} positions: "
           f"max|diff| {diff:.3e}, min cosine {cos:.7f}, |ref|max {np.max(np.abs(ref)):.2f}")
     if dtype == "f32":
-        check(diff <= 1e-3, f"{name}: directory logits within 1e-3 of llama.cpp on the converted file, every position")
+        check(diff <= limit, f"{name}: directory logits within {limit:g} of llama.cpp on the converted file, every position")
     else:
         check(cos >= 0.999, f"{name}: directory logits' cosine with llama.cpp >= 0.999 at every position")
 
@@ -145,65 +148,134 @@ def case_gemma2(a):
 
 
 def read_safetensors(path):
+    """{name: array} of one safetensors file: F32 and BF16 as float32, U8 as uint8."""
     raw = open(path, "rb").read()
     n = struct.unpack("<Q", raw[:8])[0]
     h = json.loads(raw[8:8 + n])
-    return {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], "<f4").reshape(v["shape"])
-            for k, v in h.items() if k != "__metadata__"}
-
-
-def write_qwen2_gguf(d, out):
-    """The GGUF llama.cpp expects for this Qwen 2 checkpoint, written here with gguf-py from the
-    checkpoint's arrays (names from gguf-py's tensor map), independently of sci_infer."""
-    sys.path.insert(0, os.path.join(os.environ.get("PEER_DIR", "/tmp/peer"), "llama.cpp", "gguf-py"))
-    import gguf
-    cfg = json.load(open(os.path.join(d, "config.json")))
-    tj = json.load(open(os.path.join(d, "tokenizer.json"), encoding="utf-8"))
-    w = gguf.GGUFWriter(out, "qwen2")
-    w.add_context_length(cfg["max_position_embeddings"])
-    w.add_embedding_length(cfg["hidden_size"])
-    w.add_block_count(cfg["num_hidden_layers"])
-    w.add_feed_forward_length(cfg["intermediate_size"])
-    w.add_head_count(cfg["num_attention_heads"])
-    w.add_head_count_kv(cfg["num_key_value_heads"])
-    w.add_rope_freq_base(cfg["rope_theta"])
-    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
-    n = cfg["vocab_size"]
-    tokens, types = [""] * n, [gguf.TokenType.NORMAL] * n
-    for t, i in tj["model"]["vocab"].items():
-        tokens[i] = t
-    for t in tj["added_tokens"]:
-        tokens[t["id"]], types[t["id"]] = t["content"], gguf.TokenType.CONTROL
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(tj["model"]["merges"])
-    w.add_eos_token_id(cfg["eos_token_id"])
-    w.add_bos_token_id(cfg["bos_token_id"])
-    w.add_add_bos_token(False)
-    tmap = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2, cfg["num_hidden_layers"])
-    for name, arr in read_safetensors(os.path.join(d, "model.safetensors")).items():
-        new = tmap.get_name(name, try_suffixes=(".weight", ".bias"))
-        w.add_tensor(new, np.ascontiguousarray(arr, dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    out = {}
+    for k, v in h.items():
+        if k == "__metadata__":
+            continue
+        b = raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]
+        if v["dtype"] == "BF16":
+            arr = (np.frombuffer(b, "<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            arr = np.frombuffer(b, {"F32": "<f4", "U8": "u1"}[v["dtype"]])
+        out[k] = arr.reshape(v["shape"])
     return out
 
 
 def case_qwen2(a):
     # Qwen 2: Q/K/V biases, NEOX RoPE as stored, a byte-level BPE tokenizer.json (Split regex ->
-    # pre "qwen2", NFC, ByteLevel post-processor: no BOS). No converter here (it needs HF
-    # transformers for BPE vocabularies): the reference GGUF is written with gguf-py.
+    # pre "qwen2", NFC, ByteLevel post-processor: no BOS). The converter reads its vocabulary
+    # through HF transformers: convert.py stands in for that one step (pre name "qwen2").
     d = make(a.workdir, "qwen2", "--arch", "qwen2", "--dtype", "f32")
-    g = write_qwen2_gguf(d, d + ".gguf")
+    g = convert(d, "f32", bpe_pre="qwen2")
     compare_to_converted(a, d, g)
     toks = tokenize(a, d, "hello world, the quick brown fox 123")
     check(toks.split(",")[-3:] == ["49", "50", "51"] and not toks.startswith("400"),
           f"qwen2: digits split one by one, no BOS ({toks})")
     against_llamacpp(a, "qwen2", d, g, "f32")
+
+
+def case_qwen3(a):
+    # Qwen 3: no biases, per-head q_norm/k_norm [head_dim], head_dim 24 != hidden / heads (16),
+    # untied, the Qwen 2 byte-level tokenizer; eos <|im_end|>, bos from config.json.
+    d = make(a.workdir, "qwen3", "--arch", "qwen3", "--dtype", "f32", "--head-dim", "24")
+    g = convert(d, "f32", bpe_pre="qwen2")
+    compare_to_converted(a, d, g)
+    against_llamacpp(a, "qwen3", d, g, "f32")
+
+
+def case_gemma3(a):
+    # Gemma 3: six norms per layer stored as w - 1, sliding window 8 on 5 of 6 layers (7 layers:
+    # both kinds, and the 24 compared positions cross the window), local rope base 1e4, global
+    # 1e6 with linear scaling 8, no soft-capping. The embedding has 64 rows more than
+    # tokenizer.model's pieces and config.json's vocab_size counts them (real Gemma 3 4B+: 262208
+    # rows, 262144 pieces): the converter then keeps every row and pads the vocabulary with
+    # [PADi] tokens to vocab_size. F32 and two shards.
+    d = make(a.workdir, "gemma3", "--arch", "gemma3", "--dtype", "f32", "--layers", "7", "--head-dim", "24",
+             "--shards", "2")
+    g = convert(d, "f32")
+    compare_to_converted(a, d, g)
+    p = run([a.sci_infer, "inspect", d])
+    check("sliding window 8 on 6 of 7 layers" in p.stdout, "gemma3: inspect DIR shows the sliding-window layers")
+    # llama.cpp's CPU GELU reads an F16 table (input and output rounded to half precision), the
+    # engine computes tanh-GELU in F32: the same 5e-3 limit as test/arch.cmake's gemma tests
+    # (docs/models.md); the F32 path through the converted file is bitwise above.
+    against_llamacpp(a, "gemma3", d, g, "f32", limit=5e-3)
+
+
+def case_gemma3_trim(a):
+    # Gemma 3 whose config.json has no vocab_size (as the text_config of Gemma 3's multimodal
+    # checkpoints): the converter's Gemma3Model.modify_tensors drops the embedding rows beyond
+    # tokenizer.model's pieces (64 here), and the view must too. BF16.
+    d = make(a.workdir, "gemma3_trim", "--arch", "gemma3", "--dtype", "bf16", "--layers", "7", "--no-vocab-size")
+    g = convert(d, "bf16")
+    compare_to_converted(a, d, g)
+    p = run([a.sci_infer, "inspect", d])
+    check("vocab 400," in p.stdout, f"gemma3_trim: the view's vocabulary is tokenizer.model's 400 pieces, not the 464 rows")
+    against_llamacpp(a, "gemma3_trim", d, g, "bf16")
+
+
+# e2m1 (FP4) code -> value, the table of the OCP MX spec (and of transformers' FP4_VALUES)
+FP4 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0], np.float32)
+
+
+def hf_mxfp4(blocks, scales):
+    """gpt-oss checkpoint semantics (transformers' convert_moe_packed_tensors): byte j of a
+    block holds element 2j in its low nibble and 2j + 1 in its high one; scale 2^(s - 127)."""
+    v = np.stack([FP4[blocks & 15], FP4[blocks >> 4]], -1).reshape(*blocks.shape[:-2], -1)
+    return v * np.exp2(np.repeat(scales.astype(np.int32) - 127, 32, axis=-1))
+
+
+def ggml_mxfp4(raw, ne):
+    """ggml block_mxfp4 {uint8 e8m0; uint8 qs[16]} (ggml-quants.c dequantize_row_mxfp4): element
+    j is qs[j]'s low nibble, element j + 16 its high one."""
+    b = np.asarray(raw, np.uint8).reshape(-1, 17)
+    x = np.concatenate([FP4[b[:, 1:] & 15], FP4[b[:, 1:] >> 4]], 1) * np.exp2(b[:, :1].astype(np.int32) - 127)
+    return x.reshape(ne[2], ne[1], ne[0])
+
+
+def check_mxfp4_reference(d, g):
+    """The converted file's MXFP4 experts decode to the checkpoint's (gate = even rows of
+    gate_up, up = odd rows), both decoded here by the formats' definitions: the converter's
+    repack ran as it should under this torch, so the file is a fair reference for the view."""
+    sys.path.insert(0, os.path.join(os.environ.get("PEER_DIR", "/tmp/peer"), "llama.cpp", "gguf-py"))
+    import gguf
+    hf = read_safetensors(os.path.join(d, "model.safetensors"))
+    conv = {t.name: t for t in gguf.GGUFReader(g).tensors}
+    n_layers = json.load(open(os.path.join(d, "config.json")))["num_hidden_layers"]
+    bad = []
+    for i in range(n_layers):
+        e = f"model.layers.{i}.mlp.experts."
+        gu = hf_mxfp4(hf[e + "gate_up_proj_blocks"], hf[e + "gate_up_proj_scales"])
+        dn = hf_mxfp4(hf[e + "down_proj_blocks"], hf[e + "down_proj_scales"])
+        for name, want in ((f"blk.{i}.ffn_gate_exps.weight", gu[:, 0::2]), (f"blk.{i}.ffn_up_exps.weight", gu[:, 1::2]),
+                           (f"blk.{i}.ffn_down_exps.weight", dn)):
+            t = conv[name]
+            if t.tensor_type != gguf.GGMLQuantizationType.MXFP4 or not np.array_equal(ggml_mxfp4(t.data, t.shape), want):
+                bad.append(name)
+        gub = hf[e + "gate_up_proj_bias"]
+        for name, want in ((f"blk.{i}.ffn_gate_exps.bias", gub[:, 0::2]), (f"blk.{i}.ffn_up_exps.bias", gub[:, 1::2])):
+            if not np.array_equal(np.asarray(conv[name].data).reshape(want.shape), want):
+                bad.append(name)
+    check(not bad, f"gpt_oss: the converted MXFP4 experts and biases decode to the checkpoint's ({bad or 'all'})")
+
+
+def case_gpt_oss(a):
+    # gpt-oss: attention with biases and sinks, alternating sliding (8) / full layers, YaRN,
+    # router with bias, MXFP4 experts (U8 blocks + e8m0 scales, gate_up interleaved) with F32
+    # biases, untied; the o200k Split regex (pre "gpt-4o") and gpt-oss's special tokens.
+    d = make(a.workdir, "gpt_oss", "--arch", "gpt-oss", "--dtype", "f32", "--head-dim", "24")
+    g = convert(d, "f32", bpe_pre="gpt-4o")
+    check_mxfp4_reference(d, g)
+    compare_to_converted(a, d, g)
+    # the generation path (sampling, stop tokens, detokenizing) from the directory and the file
+    gen = [run([a.sci_infer, "generate", "-m", m, "-p", TEXTS[1], "-n", "12", "--ignore-eos", "--threads", "2"]).stdout
+           for m in (d, g)]
+    check(gen[0] == gen[1] and TEXTS[1] in gen[0], f"gpt_oss: generate from the directory == from the converted file ({gen[0].strip()[-80:]!r})")
+    against_llamacpp(a, "gpt_oss", d, g, "f32")
 
 
 def case_run_verify(a):
