@@ -15,42 +15,75 @@ using P = Split;
 
 const std::vector<RoleInfo>& catalogue() {
   static const std::vector<RoleInfo> roles = {
-      {Role::TokenEmbd, "token_embd.weight", false, {S::Dim, S::Vocab}, P::VocabRows, false},
-      {Role::OutputNorm, "output_norm.weight", false, {S::Dim}, P::Replicated, true},
-      {Role::Output, "output.weight", false, {S::Dim, S::Vocab}, P::VocabRows, false},
-      {Role::RopeFreqs, "rope_freqs.weight", false, {S::RopeHalf}, P::Replicated, true},
-      {Role::AttnNorm, "attn_norm.weight", true, {S::Dim}, P::Replicated, true},
-      {Role::AttnQ, "attn_q.weight", true, {S::Dim, S::QDim}, P::QHeadRows, false},
-      {Role::AttnK, "attn_k.weight", true, {S::Dim, S::KvDim}, P::KvHeadRows, false},
-      {Role::AttnV, "attn_v.weight", true, {S::Dim, S::KvDim}, P::KvHeadRows, false},
-      {Role::AttnQBias, "attn_q.bias", true, {S::QDim}, P::QHeadRows, true},
-      {Role::AttnKBias, "attn_k.bias", true, {S::KvDim}, P::KvHeadRows, true},
-      {Role::AttnVBias, "attn_v.bias", true, {S::KvDim}, P::KvHeadRows, true},
-      {Role::AttnQNorm, "attn_q_norm.weight", true, {S::HeadDim}, P::Replicated, true},
-      {Role::AttnKNorm, "attn_k_norm.weight", true, {S::HeadDim}, P::Replicated, true},
-      {Role::AttnOut, "attn_output.weight", true, {S::QDim, S::Dim}, P::QHeadCols, false},
+      {Role::TokenEmbd, "token_embd.weight", false, {S::Dim, S::Vocab}, P::VocabRows, false,
+       {Role::TokenEmbd, "model.embed_tokens.weight"}},
+      {Role::OutputNorm, "output_norm.weight", false, {S::Dim}, P::Replicated, true,
+       {Role::OutputNorm, "model.norm.weight"}},
+      {Role::Output, "output.weight", false, {S::Dim, S::Vocab}, P::VocabRows, false,
+       {Role::Output, "lm_head.weight"}},
+      {Role::RopeFreqs, "rope_freqs.weight", false, {S::RopeHalf}, P::Replicated, true,
+       {Role::RopeFreqs, nullptr}},
+      {Role::AttnNorm, "attn_norm.weight", true, {S::Dim}, P::Replicated, true,
+       {Role::AttnNorm, "input_layernorm.weight"}},
+      {Role::AttnQ, "attn_q.weight", true, {S::Dim, S::QDim}, P::QHeadRows, false,
+       {Role::AttnQ, "self_attn.q_proj.weight"}},
+      {Role::AttnK, "attn_k.weight", true, {S::Dim, S::KvDim}, P::KvHeadRows, false,
+       {Role::AttnK, "self_attn.k_proj.weight"}},
+      {Role::AttnV, "attn_v.weight", true, {S::Dim, S::KvDim}, P::KvHeadRows, false,
+       {Role::AttnV, "self_attn.v_proj.weight"}},
+      {Role::AttnQBias, "attn_q.bias", true, {S::QDim}, P::QHeadRows, true,
+       {Role::AttnQBias, "self_attn.q_proj.bias"}},
+      {Role::AttnKBias, "attn_k.bias", true, {S::KvDim}, P::KvHeadRows, true,
+       {Role::AttnKBias, "self_attn.k_proj.bias"}},
+      {Role::AttnVBias, "attn_v.bias", true, {S::KvDim}, P::KvHeadRows, true,
+       {Role::AttnVBias, "self_attn.v_proj.bias"}},
+      {Role::AttnQNorm, "attn_q_norm.weight", true, {S::HeadDim}, P::Replicated, true,
+       {Role::AttnQNorm, "self_attn.q_norm.weight"}},
+      {Role::AttnKNorm, "attn_k_norm.weight", true, {S::HeadDim}, P::Replicated, true,
+       {Role::AttnKNorm, "self_attn.k_norm.weight"}},
+      {Role::AttnOut, "attn_output.weight", true, {S::QDim, S::Dim}, P::QHeadCols, false,
+       {Role::AttnOut, "self_attn.o_proj.weight"}},
       // Row-parallel biases are added once, after the partial sums are combined: replicated.
-      {Role::AttnOutBias, "attn_output.bias", true, {S::Dim}, P::Replicated, true},
-      {Role::AttnPostNorm, "post_attention_norm.weight", true, {S::Dim}, P::Replicated, true},
-      {Role::AttnSinks, "attn_sinks.weight", true, {S::Heads}, P::QHeadRows, true},
-      {Role::FfnNorm, "ffn_norm.weight", true, {S::Dim}, P::Replicated, true},
-      {Role::FfnGate, "ffn_gate.weight", true, {S::Dim, S::Ffn}, P::FfnRows, false},
-      {Role::FfnUp, "ffn_up.weight", true, {S::Dim, S::Ffn}, P::FfnRows, false},
-      {Role::FfnDown, "ffn_down.weight", true, {S::Ffn, S::Dim}, P::FfnCols, false},
-      {Role::FfnGateBias, "ffn_gate.bias", true, {S::Ffn}, P::FfnRows, true},
-      {Role::FfnUpBias, "ffn_up.bias", true, {S::Ffn}, P::FfnRows, true},
-      {Role::FfnDownBias, "ffn_down.bias", true, {S::Dim}, P::Replicated, true},
-      {Role::FfnPostNorm, "post_ffw_norm.weight", true, {S::Dim}, P::Replicated, true},
+      {Role::AttnOutBias, "attn_output.bias", true, {S::Dim}, P::Replicated, true,
+       {Role::AttnOutBias, "self_attn.o_proj.bias"}},
+      {Role::AttnPostNorm, "post_attention_norm.weight", true, {S::Dim}, P::Replicated, true,
+       {Role::AttnPostNorm, "post_attention_layernorm.weight"}},
+      {Role::AttnSinks, "attn_sinks.weight", true, {S::Heads}, P::QHeadRows, true,
+       {Role::AttnSinks, "self_attn.sinks"}},
+      {Role::FfnNorm, "ffn_norm.weight", true, {S::Dim}, P::Replicated, true,
+       {Role::FfnNorm, "post_attention_layernorm.weight"}},
+      {Role::FfnGate, "ffn_gate.weight", true, {S::Dim, S::Ffn}, P::FfnRows, false,
+       {Role::FfnGate, "mlp.gate_proj.weight"}},
+      {Role::FfnUp, "ffn_up.weight", true, {S::Dim, S::Ffn}, P::FfnRows, false,
+       {Role::FfnUp, "mlp.up_proj.weight"}},
+      {Role::FfnDown, "ffn_down.weight", true, {S::Ffn, S::Dim}, P::FfnCols, false,
+       {Role::FfnDown, "mlp.down_proj.weight"}},
+      {Role::FfnGateBias, "ffn_gate.bias", true, {S::Ffn}, P::FfnRows, true,
+       {Role::FfnGateBias, "mlp.gate_proj.bias"}},
+      {Role::FfnUpBias, "ffn_up.bias", true, {S::Ffn}, P::FfnRows, true,
+       {Role::FfnUpBias, "mlp.up_proj.bias"}},
+      {Role::FfnDownBias, "ffn_down.bias", true, {S::Dim}, P::Replicated, true,
+       {Role::FfnDownBias, "mlp.down_proj.bias"}},
+      {Role::FfnPostNorm, "post_ffw_norm.weight", true, {S::Dim}, P::Replicated, true,
+       {Role::FfnPostNorm, "post_feedforward_layernorm.weight"}},
       // MoE (gpt-oss; kernels/moe.hpp). Whole tensors on every rank: the MoE layer cuts its own
       // slices (expert rows or whole experts, see moe.hpp), since a 3-D tensor is cut per expert.
-      {Role::FfnGateInp, "ffn_gate_inp.weight", true, {S::Dim, S::Experts}, P::Replicated, false},
-      {Role::FfnGateInpBias, "ffn_gate_inp.bias", true, {S::Experts}, P::Replicated, true},
-      {Role::FfnGateExps, "ffn_gate_exps.weight", true, {S::Dim, S::ExpertFfn, S::Experts}, P::Replicated, false},
-      {Role::FfnUpExps, "ffn_up_exps.weight", true, {S::Dim, S::ExpertFfn, S::Experts}, P::Replicated, false},
-      {Role::FfnDownExps, "ffn_down_exps.weight", true, {S::ExpertFfn, S::Dim, S::Experts}, P::Replicated, false},
-      {Role::FfnGateExpsBias, "ffn_gate_exps.bias", true, {S::ExpertFfn, S::Experts}, P::Replicated, false},
-      {Role::FfnUpExpsBias, "ffn_up_exps.bias", true, {S::ExpertFfn, S::Experts}, P::Replicated, false},
-      {Role::FfnDownExpsBias, "ffn_down_exps.bias", true, {S::Dim, S::Experts}, P::Replicated, false},
+      {Role::FfnGateInp, "ffn_gate_inp.weight", true, {S::Dim, S::Experts}, P::Replicated, false,
+       {Role::FfnGateInp, "mlp.router.weight"}},
+      {Role::FfnGateInpBias, "ffn_gate_inp.bias", true, {S::Experts}, P::Replicated, true,
+       {Role::FfnGateInpBias, "mlp.router.bias"}},
+      {Role::FfnGateExps, "ffn_gate_exps.weight", true, {S::Dim, S::ExpertFfn, S::Experts}, P::Replicated, false,
+       {Role::FfnGateExps, "mlp.experts.gate_up_proj", HfPick::EvenRows, HfForm::Mxfp4Pair}},
+      {Role::FfnUpExps, "ffn_up_exps.weight", true, {S::Dim, S::ExpertFfn, S::Experts}, P::Replicated, false,
+       {Role::FfnUpExps, "mlp.experts.gate_up_proj", HfPick::OddRows, HfForm::Mxfp4Pair}},
+      {Role::FfnDownExps, "ffn_down_exps.weight", true, {S::ExpertFfn, S::Dim, S::Experts}, P::Replicated, false,
+       {Role::FfnDownExps, "mlp.experts.down_proj", HfPick::Whole, HfForm::Mxfp4Pair}},
+      {Role::FfnGateExpsBias, "ffn_gate_exps.bias", true, {S::ExpertFfn, S::Experts}, P::Replicated, false,
+       {Role::FfnGateExpsBias, "mlp.experts.gate_up_proj_bias", HfPick::EvenRows}},
+      {Role::FfnUpExpsBias, "ffn_up_exps.bias", true, {S::ExpertFfn, S::Experts}, P::Replicated, false,
+       {Role::FfnUpExpsBias, "mlp.experts.gate_up_proj_bias", HfPick::OddRows}},
+      {Role::FfnDownExpsBias, "ffn_down_exps.bias", true, {S::Dim, S::Experts}, P::Replicated, false,
+       {Role::FfnDownExpsBias, "mlp.experts.down_proj_bias"}},
   };
   return roles;
 }
@@ -82,12 +115,25 @@ std::vector<RoleUse> llama_roles() {
           {Role::FfnUpBias, false},  {Role::FfnDownBias, false}};
 }
 
+// Gemma 2/3 checkpoints: four norms per layer (post_attention_layernorm is the attention output's
+// norm there, pre_feedforward_layernorm the FFN's input norm), all stored as w - 1, tied output.
+HfConventions gemma_hf() {
+  HfConventions h;
+  h.renames = {{Role::FfnNorm, "pre_feedforward_layernorm.weight"}};
+  h.norm_plus_one = true;
+  h.tied_default = true;
+  return h;
+}
+
 std::vector<ArchDesc> make_tables() {
   std::vector<ArchDesc> t;
   {
-    ArchDesc a{"llama", llama_roles(), common_keys(), {}};
+    ArchDesc a{"llama", llama_roles(), common_keys(), {}, {}};
+    a.hf.classes = {"LlamaForCausalLM", "MistralForCausalLM"};
+    a.hf.model_types = {"llama", "mistral"};
     t.push_back(a);
-    a.name = "mistral";
+    a.name = "mistral";  // GGUF files name it; HF checkpoints of Mistral convert to "llama"
+    a.hf = {};
     t.push_back(a);
   }
   {  // Qwen2: biases on Q, K, V (always written by the converter), NEOX RoPE.
@@ -97,8 +143,10 @@ std::vector<ArchDesc> make_tables() {
                 {Role::AttnKBias, false}, {Role::AttnVBias, false}, {Role::AttnOut, true}, {Role::FfnNorm, true},
                 {Role::FfnGate, true}, {Role::FfnUp, true}, {Role::FfnDown, true}},
                common_keys(),
-               {}};
+               {}, {}};
     a.recipe.rope = RopeLayout::Neox;
+    a.hf.classes = {"Qwen2ForCausalLM"};
+    a.hf.model_types = {"qwen2"};
     t.push_back(a);
   }
   {  // Qwen3: per-head RMS norm of Q and K before RoPE, head_dim from attention.key_length.
@@ -108,8 +156,10 @@ std::vector<ArchDesc> make_tables() {
                 {Role::AttnKNorm, true}, {Role::AttnOut, true}, {Role::FfnNorm, true}, {Role::FfnGate, true},
                 {Role::FfnUp, true}, {Role::FfnDown, true}},
                common_keys(),
-               {}};
+               {}, {}};
     a.recipe.rope = RopeLayout::Neox;
+    a.hf.classes = {"Qwen3ForCausalLM"};
+    a.hf.model_types = {"qwen3"};
     t.push_back(a);
   }
   {  // Gemma 2: GeGLU (tanh GELU), norms after attention and FFN too, sqrt(dim) embedding scale,
@@ -122,7 +172,7 @@ std::vector<ArchDesc> make_tables() {
                 {Role::FfnPostNorm, true}},
                plus(common_keys(), {"attention.sliding_window", "attention.sliding_window_pattern",
                                     "attn_logit_softcapping", "final_logit_softcapping", "rope.freq_base_swa"}),
-               {}};
+               {}, gemma_hf()};
     auto& r = a.recipe;
     r.act = Activation::GeluTanh;
     r.rope = RopeLayout::Neox;
@@ -134,6 +184,8 @@ std::vector<ArchDesc> make_tables() {
     r.final_softcap = true;
     r.final_softcap_default = 30.0f;
     r.attn_scale = AttnScale::GemmaQueryPre;
+    a.hf.classes = {"Gemma2ForCausalLM"};
+    a.hf.model_types = {"gemma2"};
     t.push_back(a);  // no Output role: llama.cpp always reuses token_embd, so output.weight is refused
   }
   {  // Gemma 3: Gemma 2 without attention soft-capping, with QK-norm, 5 local layers of 6, local
@@ -145,7 +197,7 @@ std::vector<ArchDesc> make_tables() {
                 {Role::FfnGate, true}, {Role::FfnUp, true}, {Role::FfnDown, true}, {Role::FfnPostNorm, true}},
                plus(common_keys(), {"attention.sliding_window", "attention.sliding_window_pattern",
                                     "final_logit_softcapping", "rope.freq_base_swa"}),
-               {}};
+               {}, gemma_hf()};
     auto& r = a.recipe;
     r.act = Activation::GeluTanh;
     r.rope = RopeLayout::Neox;
@@ -156,6 +208,10 @@ std::vector<ArchDesc> make_tables() {
     r.final_softcap = true;  // only when final_logit_softcapping is present
     r.final_softcap_default = 0.0f;
     r.attn_scale = AttnScale::GemmaQueryPre;
+    // The multimodal class too: its text model, under a language_model prefix (hf_checkpoint.cpp).
+    a.hf.classes = {"Gemma3ForCausalLM", "Gemma3ForConditionalGeneration"};
+    a.hf.model_types = {"gemma3_text", "gemma3"};
+    a.hf.trim_vocab = true;
     t.push_back(a);
   }
   {  // gpt-oss (llama.cpp's openai-moe.cpp): biases on Q, K, V and the output projection, a
@@ -173,7 +229,7 @@ std::vector<ArchDesc> make_tables() {
                plus(common_keys(), {"expert_count", "expert_used_count", "expert_feed_forward_length",
                                     "attention.sliding_window", "attention.sliding_window_pattern",
                                     "rope.freq_base_swa"}),
-               {}};
+               {}, {}};
     auto& r = a.recipe;
     r.rope = RopeLayout::Neox;
     r.ffn = FfnKind::Moe;
@@ -181,6 +237,8 @@ std::vector<ArchDesc> make_tables() {
     r.swa_pattern_default = 2;
     r.swa_required = true;
     r.attn_sinks = true;
+    a.hf.classes = {"GptOssForCausalLM"};
+    a.hf.model_types = {"gpt_oss"};
     t.push_back(a);
   }
   return t;
@@ -209,6 +267,51 @@ std::string known_architectures() {
   std::string s;
   for (const ArchDesc& a : tables()) s += (s.empty() ? "" : ", ") + std::string(a.name);
   return s;
+}
+
+const ArchDesc* find_hf_architecture(const std::string& hf_class, const std::string& model_type) {
+  for (const ArchDesc& a : tables())
+    for (const std::string& c : hf_class.empty() ? a.hf.model_types : a.hf.classes)
+      if (c == (hf_class.empty() ? model_type : hf_class)) return &a;
+  return nullptr;
+}
+
+std::string known_hf_classes() {
+  std::string s;
+  for (const ArchDesc& a : tables())
+    for (const std::string& c : a.hf.classes) s += (s.empty() ? "" : ", ") + c;
+  return s;
+}
+
+std::vector<HfName> hf_tensor_names(const ArchDesc& a) {
+  std::vector<HfName> out;
+  for (const RoleUse& u : a.roles) {
+    HfName n = role_info(u.role).hf;
+    for (const HfName& r : a.hf.renames)
+      if (r.role == u.role) n = r;
+    if (n.hf) out.push_back(n);
+  }
+  return out;
+}
+
+// config.json -> GGUF, for the values copied as they are; those with defaults, derived values
+// and RoPE scaling are written by hf_checkpoint.cpp itself.
+const std::vector<HfConfigKey>& hf_config_keys() {
+  using K = HfKeyKind;
+  static const std::vector<HfConfigKey> keys = {
+      {"hidden_size", "embedding_length", K::Uint},
+      {"intermediate_size", "feed_forward_length", K::Uint},
+      {"intermediate_size", "expert_feed_forward_length", K::Uint},  // gpt-oss: per expert
+      {"num_attention_heads", "attention.head_count", K::Uint},
+      {"head_dim", "attention.key_length", K::Uint},
+      {"head_dim", "attention.value_length", K::Uint},
+      {"sliding_window", "attention.sliding_window", K::Uint},
+      {"attn_logit_softcapping", "attn_logit_softcapping", K::Float},
+      {"final_logit_softcapping", "final_logit_softcapping", K::Float},
+      {"num_local_experts", "expert_count", K::Uint},
+      {"num_experts_per_tok", "expert_used_count", K::Uint},
+  };
+  return keys;
 }
 
 std::string role_tensor_name(Role r, int layer) {

@@ -31,6 +31,21 @@ enum class Size : uint8_t { Vocab, Dim, QDim, KvDim, HeadDim, Heads, Ffn, RopeHa
 //   QHeadCols / FfnCols: this rank's K columns of a row-parallel weight
 enum class Split : uint8_t { Replicated, QHeadRows, KvHeadRows, FfnRows, VocabRows, QHeadCols, FfnCols };
 
+// How a Hugging Face checkpoint stores a role (model/hf_checkpoint.cpp):
+//   HfPick: the whole tensor, or the even / odd rows (dim 1 of the HF shape) of a tensor that
+//           interleaves two roles (gpt-oss' gate_up_proj: gate = rows 0, 2, 4 ..., up = 1, 3, 5 ...)
+//   HfForm: one tensor of the dtype named, or an MXFP4 pair `<hf>_blocks` (U8 [.., rows, K/32, 16])
+//           + `<hf>_scales` (U8 [.., rows, K/32]) repacked into ggml's block_mxfp4 as
+//           convert_hf_to_gguf.py does (gpt-oss experts)
+enum class HfPick : uint8_t { Whole, EvenRows, OddRows };
+enum class HfForm : uint8_t { Plain, Mxfp4Pair };
+struct HfName {
+  Role role;
+  const char* hf;  // after "model.layers.N." for a per-layer role, the whole name for a global one
+  HfPick pick = HfPick::Whole;
+  HfForm form = HfForm::Plain;
+};
+
 struct RoleInfo {
   Role role;
   const char* name;     // GGUF name without "blk.N." ("attn_q.weight")
@@ -38,6 +53,7 @@ struct RoleInfo {
   std::vector<Size> shape;  // ne[0] first
   Split split;
   bool norm_like;       // a 1-D F32 tensor (norms, biases, factors)
+  HfName hf;            // the Hugging Face name most families use (hf == nullptr: none, e.g. computed)
 };
 const RoleInfo& role_info(Role r);
 
@@ -77,15 +93,45 @@ struct ArchRecipe {
   bool attn_sinks = false;            // a learned per-head logit joining every softmax (gpt-oss)
 };
 
+// How a Hugging Face checkpoint of the architecture reads (model/hf_checkpoint.cpp): which
+// config.json names it, each role's tensor name where it differs from RoleInfo::hf, and the
+// family's storage conventions. config.json keys map to the <arch>.* keys above through one
+// shared table (hf_config_keys()): a key is written when the architecture lists it.
+struct HfConventions {
+  std::vector<std::string> classes;      // config.json "architectures"[0]
+  std::vector<std::string> model_types;  // "model_type", when "architectures" is absent
+  std::vector<HfName> renames;           // roles named differently in this family
+  bool norm_plus_one = false;  // norms stored as w - 1 (Gemma): the view adds 1, as the converter does
+  bool tied_default = false;   // tie_word_embeddings when config.json omits it
+  bool trim_vocab = false;     // embedding rows past the tokenizer's last id dropped (Gemma 3's converter)
+};
+
 struct ArchDesc {
   const char* name;                 // general.architecture
   std::vector<RoleUse> roles;
   std::vector<std::string> keys;    // accepted <arch>.* metadata keys (suffix after "<arch>.")
   ArchRecipe recipe;
+  HfConventions hf;
 };
 
 // nullptr when the architecture is unknown.
 const ArchDesc* find_architecture(const std::string& name);
+// The architecture whose HfConventions name `hf_class` (or, when that is empty, `model_type`);
+// nullptr when none does.
+const ArchDesc* find_hf_architecture(const std::string& hf_class, const std::string& model_type);
+std::string known_hf_classes();  // "LlamaForCausalLM, ..." for messages
+// Every role of `a` with its HF name (RoleInfo::hf unless a.hf.renames names it otherwise);
+// roles with no HF form (rope_freqs: computed from config.json) are left out.
+std::vector<HfName> hf_tensor_names(const ArchDesc& a);
+
+// A plain config.json value copied to a GGUF key: config key, <arch>.* key suffix, kind.
+enum class HfKeyKind : uint8_t { Uint, Float };
+struct HfConfigKey {
+  const char* config;
+  const char* gguf;
+  HfKeyKind kind;
+};
+const std::vector<HfConfigKey>& hf_config_keys();
 std::string known_architectures();  // "llama, mistral, qwen2, ..." for messages
 
 // The role a GGUF tensor name plays ("blk.3.attn_q.weight": AttnQ, layer 3; layer -1 for a

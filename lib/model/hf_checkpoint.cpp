@@ -3,7 +3,8 @@
 
 #include "io/safetensors.hpp"
 #include "io/sha256.hpp"
-#include "model/hf_names.hpp"
+#include "model/architecture.hpp"
+#include "model/hf_tensor_map.hpp"
 #include "sci_infer/tensor_types.hpp"
 
 #include <sys/stat.h>
@@ -136,24 +137,33 @@ Checkpoint open_safetensors(const std::string& dir) {
   return c;
 }
 
-GgmlType ggml_type_of(const Located& l) {
-  const std::string& d = l.t->dtype;
-  if (d == "F32") return GgmlType::F32;
-  if (d == "F16") return GgmlType::F16;
-  if (d == "BF16") return GgmlType::BF16;
-  throw Error(l.file + ": tensor '" + l.t->name + "' has dtype " + d + ", not supported (BF16, F16, F32)");
+// The architecture config.json names ("architectures"[0], else "model_type").
+const ArchDesc& hf_architecture(const json& config, const std::string& path) {
+  std::string name;
+  if (config.contains("architectures") && config["architectures"].is_array() && !config["architectures"].empty() &&
+      config["architectures"][0].is_string())
+    name = config["architectures"][0].get<std::string>();
+  const std::string type = config.value("model_type", std::string());
+  if (const ArchDesc* a = find_hf_architecture(name, name.empty() ? type : std::string())) return *a;
+  throw Error(path + ": architecture '" + (name.empty() ? type : name) + "' is not supported (" + known_hf_classes() + ")");
 }
 
-// Vectors (norms, biases) become F32 copies, as the converter stores them; Gemma's norms get the
-// converter's + 1, computed as it does (F16 data in F16, BF16 widened to F32 first).
-std::vector<float> vector_as_f32(const Located& l, const uint8_t* data, bool plus_one) {
-  const uint64_t n = l.t->n_elements;
-  std::vector<float> v(n);
-  const GgmlType type = ggml_type_of(l);
-  decode_row(type, data, v.data(), n);
-  if (plus_one)
-    for (float& x : v) x = type == GgmlType::F16 ? fp16_to_f32(f32_to_fp16(x + 1.0f)) : x + 1.0f;
-  return v;
+// config.json's layer_types (transformers >= 4.53) must be the sliding-window pattern that
+// llama.cpp, and so the engine, applies to the architecture regardless: a checkpoint whose
+// layers differ would run, and run wrong, so it is refused.
+void check_layer_types(const Config& cfg, const ArchDesc& a, uint64_t layers) {
+  if (!cfg.has("layer_types")) return;
+  const json& lt = cfg.j["layer_types"];
+  if (!lt.is_array() || lt.size() != layers)
+    throw Error(cfg.path + ": layer_types must list one type for each of the " + std::to_string(layers) + " layers");
+  const uint64_t n = a.recipe.swa == SwaKind::Pattern ? a.recipe.swa_pattern_default : 0;
+  for (uint64_t i = 0; i < layers; ++i) {
+    const std::string want = n > 0 && i % n < n - 1 ? "sliding_attention" : "full_attention";
+    if (!lt[i].is_string() || lt[i].get<std::string>() != want)
+      throw Error(cfg.path + ": layer_types[" + std::to_string(i) + "] = " + lt[i].dump() + ", but " + a.name +
+                  " runs layer " + std::to_string(i) + " with " + want + " (" +
+                  (n ? "one full-attention layer in every " + std::to_string(n) : std::string("no sliding window")) + ")");
+  }
 }
 
 // rope_freqs.weight for rope_type llama3, as convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors)
@@ -233,30 +243,47 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
     for (auto it = cfg.j["text_config"].begin(); it != cfg.j["text_config"].end(); ++it) merged[it.key()] = it.value();
     cfg.j = merged;
   }
-  const HfArch arch = hf_arch_of(cfg.j, config_path);
+  const ArchDesc& arch = hf_architecture(cfg.j, config_path);
   Checkpoint ck = open_safetensors(dir);
+  const std::string a = std::string(arch.name) + ".";
+  auto accepts = [&](const std::string& key) { return std::find(arch.keys.begin(), arch.keys.end(), key) != arch.keys.end(); };
 
   // ---- hyper-parameters, as convert_hf_to_gguf.py writes them ----
   const uint64_t hidden = cfg.uint("hidden_size"), layers = cfg.uint("num_hidden_layers", 1, 4096);
   const uint64_t heads = cfg.uint("num_attention_heads"), kv_heads = cfg.uint_or("num_key_value_heads", heads);
   const uint64_t ffn = cfg.uint("intermediate_size");
   const uint64_t head_dim = cfg.has("head_dim") ? cfg.uint("head_dim") : hidden / heads;
-  const std::string a = arch.gguf + ".";
   GgufMetadata md;
-  md.emplace_back("general.architecture", gguf_str(arch.gguf));
+  md.emplace_back("general.architecture", gguf_str(arch.name));
   md.emplace_back("general.name", gguf_str(fs::path(dir).lexically_normal().filename().empty()
                                                ? fs::path(dir).lexically_normal().parent_path().filename().string()
                                                : fs::path(dir).lexically_normal().filename().string()));
   md.emplace_back("sci_infer.source.format", gguf_str("huggingface"));
   md.emplace_back(a + "block_count", gguf_u32(layers));
   md.emplace_back(a + "context_length", gguf_u32(cfg.uint_or("max_position_embeddings", 4096)));
-  md.emplace_back(a + "embedding_length", gguf_u32(hidden));
-  md.emplace_back(a + "feed_forward_length", gguf_u32(ffn));
-  md.emplace_back(a + "attention.head_count", gguf_u32(heads));
   md.emplace_back(a + "attention.head_count_kv", gguf_u32(kv_heads));
-  const json rope = cfg.has("rope_parameters") ? cfg.j["rope_parameters"] : cfg.has("rope_scaling") ? cfg.j["rope_scaling"] : json::object();
-  if (!rope.is_object()) throw Error(config_path + ": rope_scaling must be an object or null");
+  md.emplace_back(a + "attention.layer_norm_rms_epsilon", gguf_f32(cfg.num_or("rms_norm_eps", 1e-6)));
+  md.emplace_back(a + "rope.dimension_count", gguf_u32(head_dim));
+  for (const HfConfigKey& k : hf_config_keys()) {  // the values copied as they are (arch_table.cpp)
+    if (!accepts(k.gguf) || !cfg.has(k.config)) continue;
+    md.emplace_back(a + k.gguf, k.kind == HfKeyKind::Uint ? gguf_u32(cfg.uint(k.config))
+                                                          : gguf_f32(cfg.num(cfg.j[k.config], k.config)));
+  }
+  // RoPE: rope_parameters (or the older rope_scaling), per layer type in transformers 5
+  // ({"full_attention": {...}, "sliding_attention": {...}}) or one object for every layer.
+  const json rope_all = cfg.has("rope_parameters") ? cfg.j["rope_parameters"] : cfg.has("rope_scaling") ? cfg.j["rope_scaling"] : json::object();
+  if (!rope_all.is_object()) throw Error(config_path + ": rope_scaling must be an object or null");
+  const json rope = rope_all.contains("full_attention") ? rope_all["full_attention"] : rope_all;
+  if (!rope.is_object()) throw Error(config_path + ": rope_parameters.full_attention must be an object");
   const double rope_theta = rope.contains("rope_theta") ? cfg.num(rope["rope_theta"], "rope_theta") : cfg.num_or("rope_theta", 10000.0);
+  md.emplace_back(a + "rope.freq_base", gguf_f32(rope_theta));
+  {  // the sliding-window layers' own base (Gemma 3's rope_local_base_freq)
+    const json local = rope_all.contains("sliding_attention") ? rope_all["sliding_attention"] : json::object();
+    const bool has_local = local.is_object() && local.contains("rope_theta");
+    if (accepts("rope.freq_base_swa") && (has_local || cfg.has("rope_local_base_freq")))
+      md.emplace_back(a + "rope.freq_base_swa", gguf_f32(has_local ? cfg.num(local["rope_theta"], "sliding_attention.rope_theta")
+                                                                   : cfg.num_or("rope_local_base_freq", 10000.0)));
+  }
   std::string rope_type = rope.value("rope_type", rope.value("type", std::string()));
   std::vector<float> rope_freqs;
   if (!rope_type.empty() && rope_type != "default") {
@@ -267,7 +294,7 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
     } else if (rope_type == "yarn" && has_factor) {
       md.emplace_back(a + "rope.scaling.type", gguf_str("yarn"));
       md.emplace_back(a + "rope.scaling.factor", gguf_f32(rope["factor"].get<double>()));
-      if (!rope.contains("original_max_position_embeddings"))
+      if (!rope.contains("original_max_position_embeddings") || !rope["original_max_position_embeddings"].is_number_unsigned())
         throw Error(config_path + ": rope_scaling yarn needs original_max_position_embeddings");
       md.emplace_back(a + "rope.scaling.original_context_length",
                       gguf_u32(rope["original_max_position_embeddings"].get<uint64_t>()));
@@ -283,123 +310,78 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
       throw Error(config_path + ": rope_scaling type '" + rope_type + "' is not supported (linear, yarn, llama3)");
     }
   }
-  md.emplace_back(a + "rope.freq_base", gguf_f32(rope_theta));
-  md.emplace_back(a + "attention.layer_norm_rms_epsilon", gguf_f32(cfg.num_or("rms_norm_eps", 1e-6)));
-  if (cfg.has("head_dim")) {
-    md.emplace_back(a + "attention.key_length", gguf_u32(head_dim));
-    md.emplace_back(a + "attention.value_length", gguf_u32(head_dim));
-  }
-  md.emplace_back(a + "rope.dimension_count", gguf_u32(head_dim));
-  if (arch.norm_plus_one && cfg.has("sliding_window") && cfg.j["sliding_window"].is_number_integer())  // Gemma
-    md.emplace_back(a + "attention.sliding_window", gguf_u32(cfg.uint("sliding_window")));
-  if (cfg.has("attn_logit_softcapping")) md.emplace_back(a + "attn_logit_softcapping", gguf_f32(cfg.num_or("attn_logit_softcapping", 0)));
-  if (cfg.has("final_logit_softcapping")) md.emplace_back(a + "final_logit_softcapping", gguf_f32(cfg.num_or("final_logit_softcapping", 0)));
-  // HF stores Q/K unpermuted (rotate-half pairs): the kernel's RoPE layout follows, no permuting.
-  if (arch.permuted_qk) md.emplace_back("sci_infer.rope.layout", gguf_str("neox"));
+  // HF stores Q/K unpermuted (rotate-half pairs): where llama.cpp's layout is the interleaved one
+  // (the converter permutes the rows), the kernel's RoPE layout follows HF instead.
+  if (arch.recipe.rope == RopeLayout::Norm) md.emplace_back("sci_infer.rope.layout", gguf_str("neox"));
+  check_layer_types(cfg, arch, layers);
 
-  // ---- config.json against the tensors, in HF terms, before anything is built ----
-  auto hf = [&](const std::string& name) -> const Located* {
-    const auto it = ck.tensors.find(name);
-    return it == ck.tensors.end() ? nullptr : &it->second;
-  };
-  auto expect = [&](const std::string& name, std::vector<uint64_t> shape, const std::string& because) {
-    const Located* l = hf(name);
-    if (!l) throw Error(dir + ": tensor '" + name + "' is missing from the checkpoint");
-    if (l->t->shape != shape)
-      throw Error(config_path + ": " + because + " says tensor '" + name + "' is " + shape_text(shape) + " but " + l->file +
-                  " holds " + shape_text(l->t->shape));
-  };
-  const Located* emb = hf("model.embed_tokens.weight");
-  if (!emb) emb = hf("model.language_model.embed_tokens.weight");
-  if (!emb) emb = hf("language_model.model.embed_tokens.weight");
+  // ---- the vocabulary: embedding rows, config.json, the tokenizer ----
+  const Located* emb = nullptr;
+  for (const char* n : {"model.embed_tokens.weight", "model.language_model.embed_tokens.weight", "language_model.model.embed_tokens.weight"})
+    if (!emb && ck.tensors.count(n)) emb = &ck.tensors.at(n);
   if (!emb) throw Error(dir + ": tensor 'model.embed_tokens.weight' is missing from the checkpoint");
   if (emb->t->shape.size() != 2) throw Error(emb->file + ": tensor 'model.embed_tokens.weight' must be 2-D");
-  const uint64_t n_vocab = emb->t->shape[0];
-  if (cfg.has("vocab_size") && cfg.uint("vocab_size") != n_vocab)
+  const uint64_t n_rows = emb->t->shape[0];
+  if (cfg.has("vocab_size") && cfg.uint("vocab_size") != n_rows)
     throw Error(config_path + ": vocab_size = " + std::to_string(cfg.uint("vocab_size")) + " but " + emb->file +
                 " holds model.embed_tokens.weight " + shape_text(emb->t->shape));
-  md.emplace_back(a + "vocab_size", gguf_u32(n_vocab));
-  const std::string p = emb->t->name.substr(0, emb->t->name.size() - std::strlen("embed_tokens.weight"));  // "model." or a multimodal prefix
-  const std::string lp = p + "layers.";
-  const std::string hd = "hidden_size " + std::to_string(hidden);
-  expect(emb->t->name, {n_vocab, hidden}, hd + " and vocab_size");
-  std::set<uint64_t> layer_ids;
-  for (const auto& t : ck.tensors)
-    if (t.first.compare(0, lp.size(), lp) == 0) layer_ids.insert(std::stoull("0" + t.first.substr(lp.size(), t.first.find('.', lp.size()) - lp.size())));
-  if (layer_ids.size() != layers || (!layer_ids.empty() && *layer_ids.rbegin() + 1 != layers))
-    throw Error(config_path + ": num_hidden_layers = " + std::to_string(layers) + " but the checkpoint holds tensors of " +
-                std::to_string(layer_ids.size()) + " layers");
-  const std::string heads_t = "num_attention_heads " + std::to_string(heads) + " x head_dim " + std::to_string(head_dim);
-  const std::string kv_t = "num_key_value_heads " + std::to_string(kv_heads) + " x head_dim " + std::to_string(head_dim);
-  for (uint64_t i = 0; i < layers; ++i) {
-    const std::string b = lp + std::to_string(i) + ".";
-    expect(b + "self_attn.q_proj.weight", {heads * head_dim, hidden}, heads_t + ", " + hd);
-    expect(b + "self_attn.k_proj.weight", {kv_heads * head_dim, hidden}, kv_t + ", " + hd);
-    expect(b + "self_attn.v_proj.weight", {kv_heads * head_dim, hidden}, kv_t + ", " + hd);
-    expect(b + "self_attn.o_proj.weight", {hidden, heads * head_dim}, heads_t + ", " + hd);
-    expect(b + "mlp.gate_proj.weight", {ffn, hidden}, "intermediate_size " + std::to_string(ffn) + ", " + hd);
-    expect(b + "mlp.up_proj.weight", {ffn, hidden}, "intermediate_size " + std::to_string(ffn) + ", " + hd);
-    expect(b + "mlp.down_proj.weight", {hidden, ffn}, "intermediate_size " + std::to_string(ffn) + ", " + hd);
-    expect(b + "input_layernorm.weight", {hidden}, hd);
+  uint64_t n_vocab = n_rows;
+  if (arch.hf.trim_vocab) {  // the rows past the tokenizer's ids are padding (Gemma 3): dropped, as the converter does
+    const uint64_t named = hf_tokenizer_id_count(dir);
+    if (named > 0 && named < n_rows) n_vocab = named;
   }
-  expect(p + "norm.weight", {hidden}, hd);
-  const bool tie = cfg.j.value("tie_word_embeddings", arch.norm_plus_one);  // Gemma ties by default
-  if (const Located* head = hf("lm_head.weight")) {
-    expect("lm_head.weight", {n_vocab, hidden}, hd + " and vocab_size");
-    (void)head;
-  } else if (!tie) {
-    throw Error(config_path + ": tie_word_embeddings is false but the checkpoint has no lm_head.weight");
+  md.emplace_back(a + "vocab_size", gguf_u32(n_vocab));
+  {  // layers: as many as config.json says, numbered 0 .. n-1
+    const std::string lp = emb->t->name.substr(0, emb->t->name.size() - std::strlen("embed_tokens.weight")) + "layers.";
+    std::set<uint64_t> layer_ids;
+    for (const auto& t : ck.tensors)
+      if (t.first.compare(0, lp.size(), lp) == 0)
+        layer_ids.insert(std::stoull("0" + t.first.substr(lp.size(), std::min<size_t>(9, t.first.find('.', lp.size()) - lp.size()))));
+    if (layer_ids.size() != layers || (!layer_ids.empty() && *layer_ids.rbegin() + 1 != layers))
+      throw Error(config_path + ": num_hidden_layers = " + std::to_string(layers) + " but the checkpoint holds tensors of " +
+                  std::to_string(layer_ids.size()) + " layers");
   }
 
-  // ---- tensor table: mapped tensors in place, vectors as F32 copies ----
-  std::vector<GgufTensorInfo> tensors;
-  std::vector<uint8_t> owned;  // the copied vectors and synthesized tensors, 32-byte aligned
-  std::vector<std::pair<size_t, uint64_t>> owned_at;  // (tensor index, offset in `owned`)
-  auto add_owned = [&](GgufTensorInfo t, const std::vector<float>& v) {
-    const uint64_t at = (owned.size() + 31) / 32 * 32;
-    owned.resize(at + v.size() * 4);
-    std::memcpy(owned.data() + at, v.data(), v.size() * 4);
-    t.type = GgmlType::F32;
-    owned_at.emplace_back(tensors.size(), at);
-    tensors.push_back(std::move(t));
-  };
-  const uint32_t owned_source = static_cast<uint32_t>(ck.files.size());
-  // File order, then data order: the view lists tensors as a converted file would hold them.
+  // ---- tensor table, in file order then data order (as a converted file would hold them) ----
   std::vector<const Located*> order;
   for (const auto& t : ck.tensors) order.push_back(&t.second);
   std::sort(order.begin(), order.end(), [](const Located* x, const Located* y) {
     return x->source != y->source ? x->source < y->source : x->t->begin < y->t->begin;
   });
+  std::vector<HfTensor> in;
   for (const Located* l : order) {
-    const std::string name = hf_tensor_gguf_name(arch, l->t->name, l->file);
-    if (name.empty()) continue;
-    const GgmlType type = ggml_type_of(*l);
-    GgufTensorInfo t;
-    t.name = name;
-    t.ne.assign(l->t->shape.rbegin(), l->t->shape.rend());
-    if (t.ne.empty()) t.ne = {1};
-    const uint8_t* data = ck.files[l->source].region->data() + ck.files[l->source].header.data_start + l->t->begin;
-    const bool is_norm = name.size() > 12 && name.compare(name.size() - 12, 12, "_norm.weight") == 0;
-    if (t.ne.size() <= 1 || is_norm) {
-      add_owned(std::move(t), vector_as_f32(*l, data, arch.norm_plus_one && is_norm));
-    } else {
-      t.type = type;
-      t.source = l->source;
-      t.offset = ck.files[l->source].header.data_start + l->t->begin;
-      tensors.push_back(std::move(t));
-    }
+    const uint64_t off = ck.files[l->source].header.data_start + l->t->begin;
+    in.push_back(HfTensor{l->t, l->source, off, ck.files[l->source].region->data() + off, l->file});
   }
-  if (!rope_freqs.empty()) {
+  HfTensorTable table = map_hf_tensors(arch, in, static_cast<uint32_t>(ck.files.size()), n_vocab);
+  HfSizes sizes;
+  const std::string hd = "head_dim " + std::to_string(head_dim);
+  sizes.set(Size::Vocab, n_vocab, "vocab_size " + std::to_string(n_vocab));
+  sizes.set(Size::Dim, hidden, "hidden_size " + std::to_string(hidden));
+  sizes.set(Size::QDim, heads * head_dim, "num_attention_heads " + std::to_string(heads) + " x " + hd);
+  sizes.set(Size::KvDim, kv_heads * head_dim, "num_key_value_heads " + std::to_string(kv_heads) + " x " + hd);
+  sizes.set(Size::HeadDim, head_dim, hd);
+  sizes.set(Size::Heads, heads, "num_attention_heads " + std::to_string(heads));
+  sizes.set(Size::Ffn, ffn, "intermediate_size " + std::to_string(ffn));
+  sizes.set(Size::ExpertFfn, ffn, "intermediate_size " + std::to_string(ffn));
+  sizes.set(Size::Experts, cfg.uint_or("num_local_experts", 0), "num_local_experts " + std::to_string(cfg.uint_or("num_local_experts", 0)));
+  check_hf_tensors(arch, table, sizes, layers, config_path, dir);
+  const bool tie = cfg.j.value("tie_word_embeddings", arch.hf.tied_default);
+  const bool has_output = std::any_of(table.tensors.begin(), table.tensors.end(),
+                                      [](const GgufTensorInfo& t) { return t.name == "output.weight"; });
+  if (!has_output && !tie) throw Error(config_path + ": tie_word_embeddings is false but the checkpoint has no lm_head.weight");
+  if (!rope_freqs.empty()) {  // llama3 scaling: the factors the converter writes as a tensor
     GgufTensorInfo t;
     t.name = "rope_freqs.weight";
     t.ne = {rope_freqs.size()};
-    add_owned(std::move(t), rope_freqs);
+    t.source = static_cast<uint32_t>(ck.files.size());
+    t.offset = (table.owned.size() + 31) / 32 * 32;
+    table.owned.resize(t.offset + rope_freqs.size() * 4);
+    std::memcpy(table.owned.data() + t.offset, rope_freqs.data(), rope_freqs.size() * 4);
+    table.tensors.push_back(std::move(t));
   }
-  for (const auto& o : owned_at) {
-    tensors[o.first].source = owned_source;
-    tensors[o.first].offset = o.second;
-  }
-
+  std::vector<GgufTensorInfo> tensors = std::move(table.tensors);
+  std::vector<uint8_t> owned = std::move(table.owned);
   // ---- tokenizer ----
   add_hf_tokenizer_metadata(dir, cfg.j, n_vocab, md);
 

@@ -30,6 +30,9 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir);
 void add_hf_tokenizer_metadata(const std::string& dir, const nlohmann::json& config, uint64_t n_vocab,
                                GgufMetadata& md);
 
+// The number of token ids tokenizer.json names (its largest id + 1; 0 without one).
+uint64_t hf_tokenizer_id_count(const std::string& dir);
+
 // Reads a JSON file; throws an Error naming it when unreadable or not JSON.
 nlohmann::json read_json_file(const std::string& path);
 

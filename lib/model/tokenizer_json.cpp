@@ -29,6 +29,11 @@ const std::pair<const char*, const char*> kSplitRegex[] = {
      "llama-bpe"},
     {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
      "qwen2"},
+    // o200k (gpt-oss; llama-vocab.cpp's LLAMA_VOCAB_PRE_TYPE_GPT4O "original regex from tokenizer.json")
+    {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+     "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     "gpt-4o"},
 };
 
 std::vector<json> flatten(const json& j) {  // a component or a Sequence of them
@@ -59,6 +64,22 @@ bool exists(const std::string& p) {
 }
 
 }  // namespace
+
+uint64_t hf_tokenizer_id_count(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "tokenizer.json").string();
+  if (!exists(path)) return 0;  // add_hf_tokenizer_metadata names the problem
+  const json tj = read_json_file(path);
+  uint64_t n = 0;
+  auto see = [&](const json& id) {
+    if (id.is_number_unsigned()) n = std::max<uint64_t>(n, id.get<uint64_t>() + 1);
+  };
+  if (tj.contains("model") && tj["model"].is_object() && tj["model"].contains("vocab") && tj["model"]["vocab"].is_object())
+    for (const auto& e : tj["model"]["vocab"].items()) see(e.value());
+  if (tj.contains("added_tokens") && tj["added_tokens"].is_array())
+    for (const json& t : tj["added_tokens"])
+      if (t.is_object() && t.contains("id")) see(t["id"]);
+  return n;
+}
 
 void add_hf_tokenizer_metadata(const std::string& dir, const json& config, uint64_t n_vocab, GgufMetadata& md) {
   namespace fs = std::filesystem;
