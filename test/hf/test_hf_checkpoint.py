@@ -112,7 +112,9 @@ def case_bf16_sharded(a):
 def against_llamacpp(a, name, d, g, dtype, limit=1e-3):
     """F32: within limit (1e-3) everywhere. BF16: llama.cpp rounds the activations to BF16 for
     its BF16 matmuls (sci_infer keeps them F32), so there the limit is cosine >= 0.999 per
-    position and the max|diff| is reported."""
+    position and the max|diff| is reported. "mxfp4" (F32 but MXFP4 experts): both quantize the
+    experts' activations to Q8_0, where a rounding tie broken the other way flips a code, so the
+    limit is that of test/moe.cmake's MXFP4 tests, cosine >= 0.999, with max|diff| reported."""
     toks = [int(t) for t in tokenize(a, g, TEXTS[1]).split(",")][:24]
     hf = logits(a, d, toks).astype(np.float64)
     peer = os.environ.get("PEER_DIR", "/tmp/peer")
@@ -263,6 +265,34 @@ def check_mxfp4_reference(d, g):
     check(not bad, f"gpt_oss: the converted MXFP4 experts and biases decode to the checkpoint's ({bad or 'all'})")
 
 
+def write_dequantized(g, out):
+    """A copy of GGUF file g with its MXFP4 tensors decoded to F32 (ggml_mxfp4), every other
+    tensor and key as it is: the same model without the Q8_0 activation quantization that the
+    MXFP4 dot products of both engines do."""
+    sys.path.insert(0, os.path.join(os.environ.get("PEER_DIR", "/tmp/peer"), "llama.cpp", "gguf-py"))
+    import gguf
+    r = gguf.GGUFReader(g)
+    w = gguf.GGUFWriter(out, r.fields["general.architecture"].contents())
+    for k, f in r.fields.items():
+        if k.startswith("GGUF.") or k == "general.architecture":
+            continue
+        if f.types[0] == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(k, f.contents(), f.types[0], sub_type=f.types[-1])
+        else:
+            w.add_key_value(k, f.contents(), f.types[0])
+    for t in r.tensors:
+        if t.tensor_type == gguf.GGMLQuantizationType.MXFP4:
+            w.add_tensor(t.name, ggml_mxfp4(t.data, t.shape).astype(np.float32))
+        else:
+            assert t.tensor_type == gguf.GGMLQuantizationType.F32, t.name
+            w.add_tensor(t.name, np.asarray(t.data))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return out
+
+
 def case_gpt_oss(a):
     # gpt-oss: attention with biases and sinks, alternating sliding (8) / full layers, YaRN,
     # router with bias, MXFP4 experts (U8 blocks + e8m0 scales, gate_up interleaved) with F32
@@ -272,10 +302,17 @@ def case_gpt_oss(a):
     check_mxfp4_reference(d, g)
     compare_to_converted(a, d, g)
     # the generation path (sampling, stop tokens, detokenizing) from the directory and the file
-    gen = [run([a.sci_infer, "generate", "-m", m, "-p", TEXTS[1], "-n", "12", "--ignore-eos", "--threads", "2"]).stdout
-           for m in (d, g)]
-    check(gen[0] == gen[1] and TEXTS[1] in gen[0], f"gpt_oss: generate from the directory == from the converted file ({gen[0].strip()[-80:]!r})")
-    against_llamacpp(a, "gpt_oss", d, g, "f32")
+    # (bytes: a byte-level BPE may stop inside a UTF-8 character)
+    gen = [subprocess.run([a.sci_infer, "generate", "-m", m, "-p", TEXTS[1], "-n", "12", "--ignore-eos", "--threads", "2"],
+                          capture_output=True, timeout=600) for m in (d, g)]
+    ok = all(p.returncode == 0 for p in gen) and gen[0].stdout == gen[1].stdout and TEXTS[1].encode() in gen[0].stdout
+    check(ok, f"gpt_oss: generate from the directory == from the converted file, byte for byte ({gen[0].stdout.strip()[-80:]!r}"
+              f"{gen[0].stderr.strip()[-200:]!r})")
+    against_llamacpp(a, "gpt_oss", d, g, "mxfp4")
+    # The rest of gpt-oss (sinks, biases, router, clamped SwiGLU, YaRN, the window) to 1e-3: the
+    # converted file, which the view equals byte for byte, with its experts decoded to F32.
+    f32 = write_dequantized(g, os.path.join(a.workdir, "gpt_oss_f32_experts.gguf"))
+    against_llamacpp(a, "gpt_oss_f32_experts", f32, f32, "f32")
 
 
 def case_run_verify(a):
