@@ -109,12 +109,14 @@ def case_bf16_sharded(a):
     against_llamacpp(a, "bf16_sharded", d, g, "bf16")
 
 
-def against_llamacpp(a, name, d, g, dtype, limit=1e-3):
+def against_llamacpp(a, name, d, g, dtype, limit=1e-3, flips=0):
     """F32: within limit (1e-3) everywhere. BF16: llama.cpp rounds the activations to BF16 for
     its BF16 matmuls (sci_infer keeps them F32), so there the limit is cosine >= 0.999 per
     position and the max|diff| is reported. "mxfp4" (F32 but MXFP4 experts): both quantize the
     experts' activations to Q8_0, where a rounding tie broken the other way flips a code, so the
-    limit is that of test/moe.cmake's MXFP4 tests, cosine >= 0.999, with max|diff| reported."""
+    limit is that of test/moe.cmake's MXFP4 tests, cosine >= 0.999, with max|diff| reported.
+    flips (MoE in BF16): positions allowed below 0.999 (but >= 0.9), where llama.cpp's BF16
+    rounding of the activations tips a near-tied top-k expert choice the other way."""
     toks = [int(t) for t in tokenize(a, g, TEXTS[1]).split(",")][:24]
     hf = logits(a, d, toks).astype(np.float64)
     peer = os.environ.get("PEER_DIR", "/tmp/peer")
@@ -131,11 +133,16 @@ def against_llamacpp(a, name, d, g, dtype, limit=1e-3):
         return
     diff = float(np.max(np.abs(ref - hf)))
     r, h = ref.reshape(len(toks), -1), hf.reshape(len(toks), -1)
-    cos = float(np.min(np.sum(r * h, 1) / (np.linalg.norm(r, axis=1) * np.linalg.norm(h, axis=1))))
+    coss = np.sum(r * h, 1) / (np.linalg.norm(r, axis=1) * np.linalg.norm(h, axis=1))
+    cos, low = float(np.min(coss)), int(np.sum(coss < 0.999))
     print(f"     {name}: llama.cpp (converted GGUF) vs sci_infer (directory), {len(toks)} positions: "
-          f"max|diff| {diff:.3e}, min cosine {cos:.7f}, |ref|max {np.max(np.abs(ref)):.2f}")
+          f"max|diff| {diff:.3e}, min cosine {cos:.7f}, |ref|max {np.max(np.abs(ref)):.2f}"
+          + (f", {low} position(s) below cosine 0.999, the rest >= {float(np.sort(coss)[low]):.7f}" if flips else ""))
     if dtype == "f32":
         check(diff <= limit, f"{name}: directory logits within {limit:g} of llama.cpp on the converted file, every position")
+    elif flips:
+        check(low <= flips and cos >= 0.9, f"{name}: directory logits' cosine with llama.cpp >= 0.999 at all but "
+                                           f"{flips} position(s) (there >= 0.9)")
     else:
         check(cos >= 0.999, f"{name}: directory logits' cosine with llama.cpp >= 0.999 at every position")
 
@@ -313,6 +320,19 @@ def case_gpt_oss(a):
     # converted file, which the view equals byte for byte, with its experts decoded to F32.
     f32 = write_dequantized(g, os.path.join(a.workdir, "gpt_oss_f32_experts.gguf"))
     against_llamacpp(a, "gpt_oss_f32_experts", f32, f32, "f32")
+
+
+def case_gpt_oss_bf16(a):
+    # gpt-oss as published (non-expert tensors BF16), two shard files with an index, 3 layers
+    # (sliding, full, sliding), one KV head. The converter keeps every bias (the experts' 2-D ones
+    # too) and the router in F32; the view must as well.
+    d = make(a.workdir, "gpt_oss_bf16", "--arch", "gpt-oss", "--dtype", "bf16", "--shards", "2", "--layers", "3",
+             "--kv-heads", "1", "--seed", "5")
+    g = convert(d, "bf16", bpe_pre="gpt-4o")
+    compare_to_converted(a, d, g)
+    # (measured: 1 of 22 positions at cosine 0.965, the others >= 0.9997; with the same weights
+    # widened to F32, that position too is at 1.0000: llama.cpp's BF16 activations tip it)
+    against_llamacpp(a, "gpt_oss_bf16", d, g, "bf16", flips=2)
 
 
 def case_run_verify(a):
