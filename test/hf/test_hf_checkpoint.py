@@ -504,6 +504,50 @@ def case_errors(a):
     json.dump(tj, open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8"))
     expect_error(a, d, "unsupported tokenizer component", "tokenizer.json", "Whitespace")
 
+    gpt_oss_errors(a)
+
+
+def gpt_oss_errors(a):
+    """MXFP4 experts that do not fit: each refused naming the file and the tensor (or the key)."""
+    from make_hf_checkpoint import write_safetensors
+    base = make(a.workdir, "err_oss", "--arch", "gpt-oss", "--layers", "1")
+    st = "model.safetensors"
+    e = "model.layers.0.mlp.experts."
+
+    def variant(name, edit=None, cfg=None):
+        d = os.path.join(a.workdir, "err_oss_" + name)
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(base, d)
+        if edit:
+            t = read_safetensors(os.path.join(base, st))
+            edit(t)
+            write_safetensors(os.path.join(d, st), list(t.items()), "F32")
+        if cfg:
+            c = json.load(open(os.path.join(d, "config.json")))
+            c.update(cfg)
+            json.dump(c, open(os.path.join(d, "config.json"), "w"))
+        return d
+
+    d = variant("no_scales", lambda t: t.pop(e + "gate_up_proj_scales"))
+    expect_error(a, d, "gpt-oss: _blocks without _scales", st, e + "gate_up_proj_blocks", "_scales")
+    d = variant("no_blocks", lambda t: t.pop(e + "down_proj_blocks"))
+    expect_error(a, d, "gpt-oss: _scales without _blocks", st, e + "down_proj_scales", "_blocks")
+    d = variant("scales_shape", lambda t: t.update({e + "down_proj_scales": t[e + "down_proj_scales"][:, :, :-1]}))
+    expect_error(a, d, "gpt-oss: scales of the wrong shape", st, e + "down_proj_scales", e + "down_proj_blocks")
+    d = variant("blocks_not_16", lambda t: t.update({e + "gate_up_proj_blocks": t[e + "gate_up_proj_blocks"][..., :8]}))
+    expect_error(a, d, "gpt-oss: blocks of 8 bytes, not 16", st, e + "gate_up_proj_blocks", "MXFP4")
+
+    def unquantized(t):
+        t.pop(e + "gate_up_proj_blocks")
+        t.pop(e + "gate_up_proj_scales")
+        t[e + "gate_up_proj"] = np.zeros((4, 64, 192), np.float32)
+    d = variant("unquantized", unquantized)
+    expect_error(a, d, "gpt-oss: experts stored unquantized", st, e + "gate_up_proj", "MXFP4")
+    d = variant("config_experts", cfg={"num_local_experts": 8})
+    expect_error(a, d, "gpt-oss: config.json num_local_experts disagreeing", "config.json", "num_local_experts")
+    d = variant("config_ffn", cfg={"intermediate_size": 64})
+    expect_error(a, d, "gpt-oss: config.json intermediate_size disagreeing", "config.json", "intermediate_size")
+
 
 def main():
     ap = argparse.ArgumentParser()
