@@ -9,8 +9,14 @@ convert_hf_to_gguf.py (convert.py) and requires:
   - the same token ids for a set of texts, from the directory and from the converted file;
   - sci_infer's logits on the directory == on the converted file at every position, bit for bit
     (same dtypes; needs the engine's "neox" RoPE layout with the pair-order q.k of shared_notes.md);
-  - within 1e-3 (F32; BF16: cosine >= 0.999) of llama.cpp on the converted file, every position;
+  - within 1e-3 (F32; BF16: cosine >= 0.999) of llama.cpp on the converted file, every position
+    (Gemma 3: 5e-3, llama.cpp's F16 GELU table; MXFP4 experts: cosine, and 1e-3 on the converted
+    file with the experts decoded to F32);
   - tensor parallelism from the directory (--tp 2) gives the same bits as --tp 1.
+Architectures: llama (f32_single, bf16_sharded), qwen2, qwen3, gemma2, gemma3 (+ gemma3_trim: the
+embedding rows past the vocabulary dropped), gpt_oss (F32, + gpt_oss_bf16: BF16 as published,
+sharded). Byte-level BPE vocabularies (Qwen, gpt-oss) go through the converter with convert.py's
+stand-in for AutoTokenizer (see its docstring); everything else is the converter's own code.
 errors: malformed headers, truncated files, config.json disagreeing with the tensors, broken
 shard indexes: each refused with a message naming the file and the tensor or key.
 Exit 0 pass, 1 fail, 77 skipped (a tool missing; the reason printed)."""
@@ -135,7 +141,7 @@ def against_llamacpp(a, name, d, g, dtype, limit=1e-3, flips=0):
     r, h = ref.reshape(len(toks), -1), hf.reshape(len(toks), -1)
     coss = np.sum(r * h, 1) / (np.linalg.norm(r, axis=1) * np.linalg.norm(h, axis=1))
     cos, low = float(np.min(coss)), int(np.sum(coss < 0.999))
-    print(f"     {name}: llama.cpp (converted GGUF) vs sci_infer (directory), {len(toks)} positions: "
+    print(f"     {name}: llama.cpp ({os.path.basename(g)}) vs sci_infer ({os.path.basename(d)}), {len(toks)} positions: "
           f"max|diff| {diff:.3e}, min cosine {cos:.7f}, |ref|max {np.max(np.abs(ref)):.2f}"
           + (f", {low} position(s) below cosine 0.999, the rest >= {float(np.sort(coss)[low]):.7f}" if flips else ""))
     if dtype == "f32":

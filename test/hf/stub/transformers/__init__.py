@@ -1,8 +1,8 @@
 """Stand-in for Hugging Face transformers (not packaged in Debian) so that llama.cpp's
 convert_hf_to_gguf.py can be imported: its one module-level use, AutoConfig.from_pretrained,
 raises here and the converter then reads config.json itself (its documented fallback). Any other
-use (AutoTokenizer: BPE vocabularies) fails loudly, which is why the tests convert SentencePiece
-(tokenizer.model) checkpoints."""
+use (AutoTokenizer) fails loudly: for byte-level BPE vocabularies, convert.py --bpe-pre replaces
+the one converter function that calls it (TextModel.get_vocab_base)."""
 
 
 class AutoConfig:
