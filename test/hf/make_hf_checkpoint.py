@@ -19,7 +19,8 @@ reads), so the two sides of every comparison start from the same vocabulary.
            and sliding_window_pattern), rope_theta 1e6 (global), rope_local_base_freq 1e4, linear
            scaling 8, no soft-capping; the embedding has --vocab-pad (64) rows more than the
            tokenizer (real Gemma 3: 262208 rows, 262144 pieces). --no-vocab-size omits
-           config.json's vocab_size (as Gemma 3's multimodal text_config does).
+           config.json's vocab_size (as Gemma 3's multimodal text_config does); --rope-parameters
+           writes the RoPE keys in transformers 5's per-layer-type form.
     gpt-oss: GptOssForCausalLM as openai/gpt-oss-20b's model.safetensors.index.json has it:
            attention q/k/v/o with biases, self_attn.sinks [heads], mlp.router.{weight,bias},
            MXFP4 experts (U8 *_blocks [E, rows, cols/32, 16] + *_scales [E, rows, cols/32], e8m0
@@ -241,6 +242,8 @@ def main():
     ap.add_argument("--sliding-window", type=int, default=8)
     ap.add_argument("--vocab-pad", type=int, default=64, help="gemma3: embedding rows beyond the tokenizer's")
     ap.add_argument("--no-vocab-size", action="store_true", help="config.json without vocab_size")
+    ap.add_argument("--rope-parameters", action="store_true",
+                    help="gemma3: RoPE as transformers 5 writes it, rope_parameters {full_attention, sliding_attention}")
     ap.add_argument("--arch", choices=["llama", "gemma2", "qwen2", "qwen3", "gemma3", "gpt-oss"], default="llama")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -348,6 +351,11 @@ def main():
                        "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(a.layers)],
                        "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0,
                        "rope_scaling": {"rope_type": "linear", "factor": 8.0}, "pad_token_id": 0})
+        if a.rope_parameters:
+            for k in ("rope_theta", "rope_local_base_freq", "rope_scaling"):
+                del config[k]
+            config["rope_parameters"] = {"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+                                         "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}
     if a.rope == "linear":
         config["rope_scaling"] = {"rope_type": "linear", "factor": 2.0}
     elif a.rope == "llama3":

@@ -224,8 +224,10 @@ def case_gemma3(a):
 def case_gemma3_trim(a):
     # Gemma 3 whose config.json has no vocab_size (as the text_config of Gemma 3's multimodal
     # checkpoints): the converter's Gemma3Model.modify_tensors drops the embedding rows beyond
-    # tokenizer.model's pieces (64 here), and the view must too. BF16.
-    d = make(a.workdir, "gemma3_trim", "--arch", "gemma3", "--dtype", "bf16", "--layers", "7", "--no-vocab-size")
+    # tokenizer.model's pieces (64 here), and the view must too. BF16; RoPE in transformers 5's
+    # form, rope_parameters {full_attention: linear 8, base 1e6; sliding_attention: base 1e4}.
+    d = make(a.workdir, "gemma3_trim", "--arch", "gemma3", "--dtype", "bf16", "--layers", "7", "--no-vocab-size",
+             "--rope-parameters")
     g = convert(d, "bf16")
     compare_to_converted(a, d, g)
     p = run([a.sci_infer, "inspect", d])
