@@ -240,7 +240,8 @@ def main():
     ap.add_argument("--experts", type=int, default=4)
     ap.add_argument("--experts-used", type=int, default=2)
     ap.add_argument("--sliding-window", type=int, default=8)
-    ap.add_argument("--vocab-pad", type=int, default=64, help="gemma3: embedding rows beyond the tokenizer's")
+    ap.add_argument("--vocab-pad", type=int, default=None,
+                    help="embedding (and lm_head) rows beyond the tokenizer's ids (default 64 for gemma3, else 0)")
     ap.add_argument("--no-vocab-size", action="store_true", help="config.json without vocab_size")
     ap.add_argument("--rope-parameters", action="store_true",
                     help="gemma3: RoPE as transformers 5 writes it, rope_parameters {full_attention, sliding_attention}")
@@ -265,7 +266,7 @@ def main():
     else:
         sp = train_tokenizer(a.out, a.vocab, dummy_prefix=not gemma)
         n_vocab = sp.get_piece_size()
-    n_rows = n_vocab + (a.vocab_pad if gemma3 else 0)  # embedding rows
+    n_rows = n_vocab + (a.vocab_pad if a.vocab_pad is not None else 64 if gemma3 else 0)  # embedding rows
     rng = np.random.default_rng(a.seed)
     hd = a.head_dim or a.dim // a.heads
     if oss and (a.dim % 32 or a.ffn % 32):
