@@ -159,7 +159,9 @@ StepOutputs ForwardPass::run(const StepPlan& plan, const KvCacheViews& cache, co
   // The layer recipe (ModelConfig, from the architecture table and the file): every optional
   // step runs only when its weights exist, in llama.cpp's order.
   embed(plan, w);
-  if (c_.embed_scale > 0.0f) scale_token_rows(x_, st_, c_.embed_scale);
+  // Gemma's sqrt(dim) scales every input row, token or embedding: an embedding row is what the
+  // embedding lookup gives (HF's inputs_embeds), and HF and llama.cpp scale those too.
+  if (c_.embed_scale > 0.0f) scale_columns(x_, 0, c_.dim, c_.embed_scale, n);
   rope_table(w.rope_inv_freq, w.rope_mscale, st_, rope_cs_);
   if (any_swa_) rope_table(w.rope_inv_freq_swa, w.rope_mscale_swa, st_, rope_cs_swa_);
   const bool neox = c_.rope.layout == "neox";

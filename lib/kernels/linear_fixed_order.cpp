@@ -65,6 +65,8 @@ inline void widen_portable(GgmlType t, const void* panel_row, const float* scale
       for (int j = 0; j < kPanel; ++j) w[j] = scales[j] * static_cast<float>(q[j]);
       break;
     }
+    default:  // the other quant types never reach this panel path (linear_quant.cpp takes them)
+      throw Error(std::string("internal: fixed-order panel for type ") + ggml_type_name(t));
   }
 }
 

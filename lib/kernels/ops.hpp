@@ -102,8 +102,6 @@ void head_rms_norm(const Matrix& x, int32_t col0, int32_t n_heads, int32_t head_
 // x[t][col0 + j] *= s for j < n_cols, the first n rows.
 void scale_columns(const Matrix& x, int32_t col0, int32_t n_cols, float s, int32_t n);
 
-// x[t] *= s for the rows of token inputs (not embedding-row inputs), t < st.n.
-void scale_token_rows(const Matrix& x, const StepTokens& st, float s);
 
 // x = c * tanh(x / c) on the first n rows (final logit soft-capping).
 void softcap_rows(const Matrix& x, float c, int32_t n);

@@ -36,14 +36,6 @@ void scale_columns(const Matrix& x, int32_t col0, int32_t n_cols, float s, int32
       KOKKOS_LAMBDA(const int32_t t, const int32_t j) { x(t, col0 + j) *= s; });
 }
 
-void scale_token_rows(const Matrix& x, const StepTokens& st, float s) {
-  const auto token = st.token;
-  const int32_t dim = static_cast<int32_t>(x.extent(1));
-  for_each_cell("sci_infer::scale_token_rows", st.n, dim, KOKKOS_LAMBDA(const int32_t t, const int32_t j) {
-    if (token(t) >= 0) x(t, j) *= s;
-  });
-}
-
 void softcap_rows(const Matrix& x, float c, int32_t n) {
   const int32_t cols = static_cast<int32_t>(x.extent(1));
   const float inv = 1.0f / c;

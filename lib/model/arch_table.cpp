@@ -122,6 +122,7 @@ HfConventions gemma_hf() {
   h.renames = {{Role::FfnNorm, "pre_feedforward_layernorm.weight"}};
   h.norm_plus_one = true;
   h.tied_default = true;
+  h.fixed = {{"hidden_activation", "\"gelu_pytorch_tanh\""}};
   return h;
 }
 
@@ -131,6 +132,7 @@ std::vector<ArchDesc> make_tables() {
     ArchDesc a{"llama", llama_roles(), common_keys(), {}, {}};
     a.hf.classes = {"LlamaForCausalLM", "MistralForCausalLM"};
     a.hf.model_types = {"llama", "mistral"};
+    a.hf.fixed = {{"hidden_act", "\"silu\""}};
     t.push_back(a);
     a.name = "mistral";  // GGUF files name it; HF checkpoints of Mistral convert to "llama"
     a.hf = {};
@@ -147,6 +149,7 @@ std::vector<ArchDesc> make_tables() {
     a.recipe.rope = RopeLayout::Neox;
     a.hf.classes = {"Qwen2ForCausalLM"};
     a.hf.model_types = {"qwen2"};
+    a.hf.fixed = {{"hidden_act", "\"silu\""}};
     t.push_back(a);
   }
   {  // Qwen3: per-head RMS norm of Q and K before RoPE, head_dim from attention.key_length.
@@ -160,6 +163,7 @@ std::vector<ArchDesc> make_tables() {
     a.recipe.rope = RopeLayout::Neox;
     a.hf.classes = {"Qwen3ForCausalLM"};
     a.hf.model_types = {"qwen3"};
+    a.hf.fixed = {{"hidden_act", "\"silu\""}};
     t.push_back(a);
   }
   {  // Gemma 2: GeGLU (tanh GELU), norms after attention and FFN too, sqrt(dim) embedding scale,
@@ -239,6 +243,7 @@ std::vector<ArchDesc> make_tables() {
     r.attn_sinks = true;
     a.hf.classes = {"GptOssForCausalLM"};
     a.hf.model_types = {"gpt_oss"};
+    a.hf.fixed = {{"swiglu_limit", "7.0"}};  // and the SwiGLU's alpha 1.702, which config.json does not name
     t.push_back(a);
   }
   return t;

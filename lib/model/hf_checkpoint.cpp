@@ -166,6 +166,20 @@ void check_layer_types(const Config& cfg, const ArchDesc& a, uint64_t layers) {
   }
 }
 
+// Values the architecture's math fixes (HfConventions::fixed; partial RoPE for every one).
+void check_fixed_values(const Config& cfg, const ArchDesc& a) {
+  std::vector<std::pair<std::string, std::string>> fixed = a.hf.fixed;
+  fixed.emplace_back("partial_rotary_factor", "1.0");
+  for (const auto& f : fixed) {
+    if (!cfg.has(f.first.c_str())) continue;
+    const json want = json::parse(f.second), got = cfg.j[f.first];
+    const bool same = want.is_number() ? got.is_number() && got.get<double>() == want.get<double>() : got == want;
+    if (!same)
+      throw Error(cfg.path + ": " + f.first + " = " + got.dump() + ", but " + a.name + " models run with " + want.dump() +
+                  " (llama.cpp reads no key for it; sci_infer follows)");
+  }
+}
+
 // rope_freqs.weight for rope_type llama3, as convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors)
 // computes it with torch in float32: each operation rounded to float.
 std::vector<float> llama3_rope_factors(const json& rp, double base, uint64_t dim) {
@@ -314,6 +328,7 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
   // (the converter permutes the rows), the kernel's RoPE layout follows HF instead.
   if (arch.recipe.rope == RopeLayout::Norm) md.emplace_back("sci_infer.rope.layout", gguf_str("neox"));
   check_layer_types(cfg, arch, layers);
+  check_fixed_values(cfg, arch);
 
   // ---- the vocabulary: embedding rows, config.json, the tokenizer ----
   const Located* emb = nullptr;

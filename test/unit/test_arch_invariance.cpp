@@ -106,3 +106,31 @@ TEST_CASE("sci_infer.rope.layout neox with unpermuted Q/K rows gives the NORM mo
   const auto lb = b.run({logits_request(0, probe)})[0].logits;
   CHECK(same_bits(la, lb));
 }
+
+TEST_CASE("every architecture: embedding-row inputs equal to the tokens' embedding rows give the tokens' logits", "[arch]") {
+  // An embedding row is what the model's embedding lookup gives for a token (HF's inputs_embeds):
+  // rows decoded here from the file's token_embd.weight must run exactly as those tokens do,
+  // including Gemma's sqrt(dim) input scale (applied to inputs_embeds by HF and llama.cpp too).
+  TempDir d;
+  for (const char* arch : {"llama", "qwen3", "gemma2", "gemma3"}) {
+    const std::string path = d.file(std::string(arch) + "_emb.gguf");
+    make_test_model(spec(arch), path);
+    auto model = Model::open(path);
+    const int n_vocab = model->config().n_vocab, dim = model->config().dim;
+    const auto toks = prompt(30, 4, n_vocab);
+    const GgufTensorInfo* emb = model->file().find_tensor("token_embd.weight");
+    REQUIRE(emb != nullptr);
+    const size_t row_bytes = ggml_row_bytes(emb->type, emb->ne[0]);
+    const int k = 12;  // the first k positions as embedding rows, the rest as tokens
+    Request by_rows = logits_request(1, std::vector<int32_t>(toks.begin() + k, toks.end()));
+    by_rows.n_embedding_rows = k;
+    by_rows.embeddings.resize(size_t(k) * dim);
+    for (int i = 0; i < k; ++i)
+      decode_row(emb->type, model->file().tensor_data(*emb) + size_t(toks[i]) * row_bytes, &by_rows.embeddings[size_t(i) * dim], dim);
+    Engine e(model, options(2));
+    const auto res = e.run({logits_request(0, toks), by_rows});
+    INFO("architecture " << arch);
+    REQUIRE(res[0].logits.size() == toks.size() * size_t(n_vocab));
+    CHECK(same_bits(res[1].logits, res[0].logits));
+  }
+}
