@@ -103,7 +103,7 @@ struct HfConventions {
   std::vector<HfName> renames;           // roles named differently in this family
   bool norm_plus_one = false;  // norms stored as w - 1 (Gemma): the view adds 1, as the converter does
   bool tied_default = false;   // tie_word_embeddings when config.json omits it
-  bool trim_vocab = false;     // embedding rows past the tokenizer's last id dropped (Gemma 3's converter)
+  bool trim_vocab = false;     // embedding rows past the token list dropped, as Gemma 3's converter does (hf_checkpoint.cpp)
   // config.json values the architecture's math fixes (llama.cpp reads no key for them), as JSON
   // text: {"swiglu_limit", "7.0"}. A checkpoint that says otherwise is refused, not run wrong.
   std::vector<std::pair<std::string, std::string>> fixed;

@@ -341,7 +341,11 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
     throw Error(config_path + ": vocab_size = " + std::to_string(cfg.uint("vocab_size")) + " but " + emb->file +
                 " holds model.embed_tokens.weight " + shape_text(emb->t->shape));
   uint64_t n_vocab = n_rows;
-  if (arch.hf.trim_vocab) {  // the rows past the tokenizer's ids are padding (Gemma 3): dropped, as the converter does
+  // Gemma 3's converter keeps as many embedding rows as its token list has entries: with
+  // tokenizer.model and config.json's vocab_size, that many (the list padded with [PADi]); else
+  // the tokenizer's ids, the rest of the rows (padding) dropped.
+  const bool sp_model_sized = is_file(join(dir, "tokenizer.model")) && cfg.has("vocab_size");
+  if (arch.hf.trim_vocab && !sp_model_sized) {
     const uint64_t named = hf_tokenizer_id_count(dir);
     if (named > 0 && named < n_rows) n_vocab = named;
   }

@@ -163,8 +163,10 @@ HfTensorTable map_hf_tensors(const ArchDesc& a, const std::vector<HfTensor>& ten
       if (t.ne.empty()) t.ne = {1};
       if (n.pick != HfPick::Whole) t.ne[t.ne.size() - 2] /= 2;
       const bool is_norm = ends_with(t.name, "norm.weight");
-      if (t.ne.size() <= 1 || is_norm) {  // vectors and norms: F32 copies, as the converter writes them
-        std::vector<float> v(h.t->n_elements);
+      // F32 copies where the converter writes F32 (TextModel.prepare_tensors): vectors, norms, every
+      // tensor not named *.weight (biases, gpt-oss' 2-D expert biases too) and the MoE router.
+      if (t.ne.size() <= 1 || is_norm || !ends_with(t.name, ".weight") || n.role == Role::FfnGateInp) {
+        std::vector<float> v(n.pick == HfPick::Whole ? h.t->n_elements : h.t->n_elements / 2);
         decode_row(type, rows.empty() ? h.data : rows.data(), v.data(), v.size());
         if (a.hf.norm_plus_one && is_norm)  // the converter's + 1: in F16 for F16 data, in F32 for BF16
           for (float& x : v) x = type == GgmlType::F16 ? fp16_to_f32(f32_to_fp16(x + 1.0f)) : x + 1.0f;
