@@ -509,6 +509,20 @@ def case_errors(a):
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
     expect_error(a, d, "unsupported architecture", "config.json", "FalconForCausalLM")
 
+    # Values llama.cpp (and so the engine) fixes for the architecture: a checkpoint that says
+    # otherwise would run wrong, so it is refused naming the key.
+    d = variant("fixed_activation")
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    cfg["hidden_act"] = "gelu"
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+    expect_error(a, d, "config.json hidden_act other than llama's silu", "config.json", "hidden_act", "gelu")
+
+    d = variant("layer_types")
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    cfg["layer_types"] = ["sliding_attention"]  # llama has no sliding window
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+    expect_error(a, d, "config.json layer_types other than the architecture's pattern", "config.json", "layer_types[0]")
+
     d = variant("unknown_pretokenizer")
     tj = json.load(open(os.path.join(d, "tokenizer.json"), encoding="utf-8"))
     tj["pre_tokenizer"] = {"type": "Whitespace"}
