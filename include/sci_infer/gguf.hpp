@@ -86,10 +86,19 @@ class GgufFile {
   // order and tensors whose `source` indexes `sources` and whose offset is relative to that
   // region's start. Each tensor's n_elements/n_bytes are recomputed from ne and type and its extent
   // checked against its region; names must be unique. header_bytes() is then empty.
+  //
+  // A tensor with source kDerivedSource has no stored bytes: `derived[name]` writes its n_bytes
+  // when it is first read (a checkpoint's MXFP4 experts, repacked from two other tensors), so
+  // the view holds nothing until then. Each tensor_data() of it takes a hold on those bytes and
+  // each release_resident_pages() of it gives one back; with no hold left they are freed (and
+  // recomputed by the next tensor_data), so a model is not resident twice over once packed.
+  static constexpr uint32_t kDerivedSource = 0xFFFFFFFFu;
+  using DeriveBytes = std::function<void(uint8_t* dst)>;
   static std::unique_ptr<GgufFile> assemble(const std::string& path,
                                             std::vector<std::pair<std::string, GgufValue>> metadata,
                                             std::vector<GgufTensorInfo> tensors,
-                                            std::vector<std::shared_ptr<const MappedRegion>> sources);
+                                            std::vector<std::shared_ptr<const MappedRegion>> sources,
+                                            std::map<std::string, DeriveBytes> derived = {});
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -121,14 +130,17 @@ class GgufFile {
   const GgufTensorInfo* find_tensor(const std::string& name) const;
   // Throws if absent; if `shape` is non-empty, also throws unless ne == shape exactly.
   const GgufTensorInfo& tensor(const std::string& name, const std::vector<uint64_t>& shape = {}) const;
-  const uint8_t* tensor_data(const GgufTensorInfo& t) const { return source_data_[t.source] + t.offset; }
+  const uint8_t* tensor_data(const GgufTensorInfo& t) const {
+    return t.source == kDerivedSource ? derived_data(t) : source_data_[t.source] + t.offset;
+  }
   uint64_t data_offset() const { return data_offset_; }  // absolute file offset of the data section
   // The bytes before the data section: header, metadata and tensor table.
   const uint8_t* header_bytes() const { return header_; }
   const std::vector<std::shared_ptr<const MappedRegion>>& sources() const { return sources_; }
   // Drops the mapped file's pages covering [begin, begin + bytes) from this process's resident
   // memory (they are re-read from the file if touched again). The engine calls it for each tensor
-  // once it holds its own packed copy, so the model is never resident twice over.
+  // once it holds its own packed copy, so the model is never resident twice over. For a derived
+  // tensor (begin = its tensor_data) it gives back one hold (see assemble).
   void release_resident_pages(const void* begin, size_t bytes) const;
   // Tells the kernel that [begin, begin + bytes) is read a row here and there (the embedding
   // table): no read-ahead, so a lookup brings in its own pages, not its neighbours'.
@@ -141,6 +153,9 @@ class GgufFile {
  private:
   GgufFile() = default;
   const MappedRegion* region_of(const void* p) const;
+  struct Derived;
+  const uint8_t* derived_data(const GgufTensorInfo& t) const;
+  bool release_derived(const void* begin) const;
   std::string path_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
@@ -153,6 +168,7 @@ class GgufFile {
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensorInfo> tensors_;
   std::map<std::string, size_t> tensor_index_;
+  std::map<std::string, std::unique_ptr<Derived>> derived_;  // by tensor name
   friend class GgufParser;
 };
 

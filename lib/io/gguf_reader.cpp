@@ -18,8 +18,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <system_error>
 
 #include "sci_infer/gguf.hpp"
@@ -560,10 +562,19 @@ std::unique_ptr<GgufFile> GgufFile::open_buffer(const std::string& name, const u
   return f;
 }
 
+// A derived tensor's bytes and the holds on them (see assemble).
+struct GgufFile::Derived {
+  DeriveBytes fill;
+  std::mutex m;
+  std::unique_ptr<uint8_t, void (*)(void*)> bytes{nullptr, std::free};
+  uint64_t holds = 0;
+};
+
 std::unique_ptr<GgufFile> GgufFile::assemble(const std::string& path,
                                              std::vector<std::pair<std::string, GgufValue>> metadata,
                                              std::vector<GgufTensorInfo> tensors,
-                                             std::vector<std::shared_ptr<const MappedRegion>> sources) {
+                                             std::vector<std::shared_ptr<const MappedRegion>> sources,
+                                             std::map<std::string, DeriveBytes> derived) {
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
   f->version_ = 3;
@@ -578,7 +589,8 @@ std::unique_ptr<GgufFile> GgufFile::assemble(const std::string& path,
   }
   for (GgufTensorInfo& t : tensors) {
     const std::string where = path + ": tensor '" + t.name + "'";
-    if (t.source >= sources.size()) throw Error(where + " names data source " + std::to_string(t.source) + " of " + std::to_string(sources.size()));
+    if (t.source >= sources.size() && t.source != kDerivedSource)
+      throw Error(where + " names data source " + std::to_string(t.source) + " of " + std::to_string(sources.size()));
     if (t.ne.empty() || t.ne.size() > kMaxDims) throw Error(where + " has " + std::to_string(t.ne.size()) + " dimensions");
     uint64_t n = 1;
     for (uint64_t e : t.ne) {
@@ -591,6 +603,17 @@ std::unique_ptr<GgufFile> GgufFile::assemble(const std::string& path,
     const uint64_t row = ggml_row_bytes(t.type, t.ne[0]), rows = n / t.ne[0];
     if (rows > std::numeric_limits<uint64_t>::max() / row) throw Error(where + " is too large in bytes");
     t.n_bytes = row * rows;
+    if (t.source == kDerivedSource) {
+      const auto d = derived.find(t.name);
+      if (d == derived.end() || !d->second) throw Error(where + " is derived but has no way to compute its bytes");
+      f->derived_[t.name] = std::make_unique<Derived>();
+      f->derived_[t.name]->fill = std::move(d->second);
+      derived.erase(d);
+      if (f->tensor_index_.count(t.name)) throw Error(path + ": duplicate tensor name '" + t.name + "'");
+      f->tensor_index_.emplace(t.name, f->tensors_.size());
+      f->tensors_.push_back(std::move(t));
+      continue;
+    }
     const uint64_t avail = sources[t.source]->size();
     if (t.offset > avail || t.n_bytes > avail - t.offset)
       throw Error(where + " data (offset " + std::to_string(t.offset) + ", " + std::to_string(t.n_bytes) +
@@ -599,8 +622,33 @@ std::unique_ptr<GgufFile> GgufFile::assemble(const std::string& path,
     f->tensor_index_.emplace(t.name, f->tensors_.size());
     f->tensors_.push_back(std::move(t));
   }
+  if (!derived.empty()) throw Error(path + ": derived bytes for '" + derived.begin()->first + "', which is no derived tensor");
   f->sources_ = std::move(sources);
   return f;
+}
+
+const uint8_t* GgufFile::derived_data(const GgufTensorInfo& t) const {
+  Derived& d = *derived_.at(t.name);
+  std::lock_guard<std::mutex> lock(d.m);
+  if (!d.bytes) {  // 64-byte aligned, as a mapped tensor in a GGUF file is at least 32-aligned
+    void* p = std::aligned_alloc(64, (t.n_bytes + 63) / 64 * 64);
+    if (!p) throw Error(path_ + ": tensor '" + t.name + "': out of memory computing its " + std::to_string(t.n_bytes) + " bytes");
+    d.bytes.reset(static_cast<uint8_t*>(p));
+    d.fill(d.bytes.get());
+  }
+  ++d.holds;
+  return d.bytes.get();
+}
+
+bool GgufFile::release_derived(const void* begin) const {
+  for (const auto& e : derived_) {
+    Derived& d = *e.second;
+    std::lock_guard<std::mutex> lock(d.m);
+    if (!d.bytes || d.bytes.get() != begin) continue;
+    if (d.holds > 0 && --d.holds == 0) d.bytes.reset();
+    return true;
+  }
+  return false;
 }
 
 const MappedRegion* GgufFile::region_of(const void* p) const {
@@ -610,6 +658,7 @@ const MappedRegion* GgufFile::region_of(const void* p) const {
 }
 
 void GgufFile::release_resident_pages(const void* begin, size_t bytes) const {
+  if (!derived_.empty() && release_derived(begin)) return;
   if (const MappedRegion* r = region_of(begin)) r->advise(begin, bytes, MADV_DONTNEED);
 }
 

@@ -370,7 +370,7 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
   std::vector<HfTensor> in;
   for (const Located* l : order) {
     const uint64_t off = ck.files[l->source].header.data_start + l->t->begin;
-    in.push_back(HfTensor{l->t, l->source, off, ck.files[l->source].region->data() + off, l->file});
+    in.push_back(HfTensor{l->t, l->source, off, ck.files[l->source].region->data() + off, l->file, ck.files[l->source].region});
   }
   HfTensorTable table = map_hf_tensors(arch, in, static_cast<uint32_t>(ck.files.size()), n_vocab);
   HfSizes sizes;
@@ -401,6 +401,7 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
   }
   std::vector<GgufTensorInfo> tensors = std::move(table.tensors);
   std::vector<uint8_t> owned = std::move(table.owned);
+  std::map<std::string, GgufFile::DeriveBytes> derived = std::move(table.derived);
   // ---- tokenizer ----
   add_hf_tokenizer_metadata(dir, cfg.j, n_vocab, md);
 
@@ -425,7 +426,7 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
   std::vector<std::shared_ptr<const MappedRegion>> sources;
   for (auto& f : ck.files) sources.push_back(f.region);
   sources.push_back(MappedRegion::hold(dir + " (vectors as F32)", std::move(owned)));
-  return GgufFile::assemble(dir, std::move(md), std::move(tensors), std::move(sources));
+  return GgufFile::assemble(dir, std::move(md), std::move(tensors), std::move(sources), std::move(derived));
 }
 
 }  // namespace sci_infer

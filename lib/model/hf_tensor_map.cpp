@@ -4,6 +4,8 @@
 #include "sci_infer/error.hpp"
 #include "sci_infer/tensor_types.hpp"
 
+#include <sys/mman.h>
+
 #include <cstring>
 #include <map>
 #include <set>
@@ -77,19 +79,21 @@ std::vector<uint8_t> pick_rows(const HfTensor& h, HfPick pick, uint64_t elem_byt
 }
 
 // block_mxfp4 {e8m0 scale; 16 bytes: element j in the low nibble of byte j, element j + 16 in
-// its high nibble} from HF's scales and blocks, whose byte k holds elements 2k (low nibble) and
-// 2k + 1 (high). The scale byte and the 4-bit codes are the same values on both sides.
-std::vector<uint8_t> pack_mxfp4(const std::vector<uint8_t>& blocks, const std::vector<uint8_t>& scales) {
-  const uint64_t n = scales.size();
-  std::vector<uint8_t> out(n * 17);
-  for (uint64_t b = 0; b < n; ++b) {
-    const uint8_t* q = blocks.data() + b * 16;
-    uint8_t* o = out.data() + b * 17;
-    o[0] = scales[b];
-    auto code = [&](int i) { return uint8_t(i % 2 == 0 ? q[i / 2] & 0x0F : q[i / 2] >> 4); };
-    for (int j = 0; j < 16; ++j) o[1 + j] = uint8_t(code(j) | (code(j + 16) << 4));
-  }
-  return out;
+// its high nibble} from HF's scales [d0, rows, nb] and blocks [d0, rows, nb, 16], whose byte k
+// holds elements 2k (low nibble) and 2k + 1 (high): the rows `pick` selects, in order. The scale
+// byte and the 4-bit codes are the same values on both sides; only the nibbles move.
+void pack_mxfp4(const uint8_t* blocks, const uint8_t* scales, uint64_t d0, uint64_t rows, uint64_t nb, HfPick pick,
+                uint8_t* out) {
+  const uint64_t step = pick == HfPick::Whole ? 1 : 2, first = pick == HfPick::OddRows ? 1 : 0;
+  for (uint64_t i = 0; i < d0; ++i)
+    for (uint64_t r = first; r < rows; r += step)
+      for (uint64_t b = 0; b < nb; ++b, out += 17) {
+        const uint64_t blk = (i * rows + r) * nb + b;
+        const uint8_t* q = blocks + blk * 16;
+        auto code = [&](int e) { return uint8_t(e % 2 == 0 ? q[e / 2] & 0x0F : q[e / 2] >> 4); };
+        out[0] = scales[blk];
+        for (int j = 0; j < 16; ++j) out[1 + j] = uint8_t(code(j) | (code(j + 16) << 4));
+      }
 }
 
 struct Builder {
@@ -197,16 +201,31 @@ HfTensorTable map_hf_tensors(const ArchDesc& a, const std::vector<HfTensor>& ten
     if (sc->t->shape != want)
       throw Error(sc->file + ": tensor '" + sc->t->name + "' is " + shape_text(sc->t->shape) + " but its blocks '" +
                   blk->t->name + "' " + shape_text(blk->t->shape) + " need scales " + shape_text(want));
+    const uint64_t nb = want[want.size() - 1], rows = want[want.size() - 2];
+    const uint64_t d0 = blk->t->n_elements / (16 * nb * rows);
     for (auto it = pairs.lower_bound(hv.first.second); it != pairs.upper_bound(hv.first.second); ++it) {
       const HfName& n = it->second;
-      const std::vector<uint8_t> packed = pack_mxfp4(pick_rows(*blk, n.pick, 1), pick_rows(*sc, n.pick, 1));
+      if (n.pick != HfPick::Whole && rows % 2 != 0)
+        throw Error(blk->file + ": tensor '" + blk->t->name + "' " + shape_text(blk->t->shape) +
+                    " should interleave two tensors along its rows (an even count)");
       GgufTensorInfo t;
       t.name = gguf_name(n.role, layer);
       t.ne.assign(want.rbegin(), want.rend());  // [K/32, rows, ...]
       t.ne[0] *= 32;
       if (n.pick != HfPick::Whole) t.ne[1] /= 2;
       t.type = GgmlType::MXFP4;
-      b.add_owned(std::move(t), packed.data(), packed.size(), hf + "_blocks", blk->file);
+      // Repacked when first read, not now: the view holds no copy (GgufFile::kDerivedSource).
+      // Then the checkpoint's pages it read leave this process, as a GGUF tensor's do once packed.
+      b.out.derived[t.name] = [bp = blk->data, sp = sc->data, d0, rows, nb, pick = n.pick, br = blk->region,
+                               sr = sc->region](uint8_t* dst) {
+        pack_mxfp4(bp, sp, d0, rows, nb, pick, dst);
+        if (br) br->advise(bp, d0 * rows * nb * 16, MADV_DONTNEED);
+        if (sr) sr->advise(sp, d0 * rows * nb, MADV_DONTNEED);
+      };
+      t.source = GgufFile::kDerivedSource;
+      b.out.tensors.push_back(std::move(t));
+      b.out.hf_names.push_back(hf + "_blocks");
+      b.out.hf_files.push_back(blk->file);
     }
   }
   return std::move(b.out);

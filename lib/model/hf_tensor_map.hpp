@@ -4,10 +4,13 @@
 // the few changes llama.cpp's convert_hf_to_gguf.py makes that sci_infer makes too:
 //   - vectors and norms become F32 copies (Gemma's norms + 1);
 //   - an interleaved tensor gives two roles (gpt-oss gate_up_proj: even rows gate, odd rows up);
-//   - an MXFP4 `_blocks` + `_scales` pair is repacked into ggml's block_mxfp4;
+//   - an MXFP4 `_blocks` + `_scales` pair is repacked into ggml's block_mxfp4, when first read
+//     and dropped again once packed (GgufFile's derived tensors), so the view holds no copy;
 //   - Gemma 3's embedding loses the rows past the tokenizer's vocabulary.
 // Every other tensor stays where it is in the mapped file (ne = the reversed HF shape: same bytes).
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@ struct HfTensor {
   uint64_t offset;     // of its data in that region
   const uint8_t* data;
   std::string file;    // path, for messages
+  std::shared_ptr<const MappedRegion> region;  // the mapped file (a derived tensor drops the pages it read)
 };
 
 struct HfTensorTable {
@@ -31,6 +35,7 @@ struct HfTensorTable {
   std::vector<uint8_t> owned;           // 32-byte aligned copies
   std::vector<std::string> hf_names;    // per tensor, the HF name it came from (for messages)
   std::vector<std::string> hf_files;    // and its file
+  std::map<std::string, GgufFile::DeriveBytes> derived;  // MXFP4 pairs: repacked when first read
 };
 
 // The view's tensors, in checkpoint order. `vocab_keep` > 0 trims the embedding to that many rows.

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -84,11 +85,14 @@ TEST_CASE("gpt-oss experts: gate_up rows split even/odd, MXFP4 pairs repacked to
     const GgufTensorInfo& w = find(up ? "blk.0.ffn_up_exps.weight" : "blk.0.ffn_gate_exps.weight");
     REQUIRE(w.type == GgmlType::MXFP4);
     REQUIRE(w.ne == std::vector<uint64_t>{NB * 32, R / 2, E});
+    REQUIRE(w.source == GgufFile::kDerivedSource);  // repacked when read, not held by the view
+    std::vector<uint8_t> packed(E * (R / 2) * NB * 17);
+    t.derived.at(w.name)(packed.data());
     std::vector<float> got(NB * 32);
     for (uint64_t e = 0; e < E; ++e)
       for (uint64_t r = 0; r < R / 2; ++r) {
         const uint64_t hf_row = 2 * r + up;  // the interleaved HF row this GGUF row comes from
-        decode_row(GgmlType::MXFP4, t.owned.data() + w.offset + (e * (R / 2) + r) * NB * 17, got.data(), NB * 32);
+        decode_row(GgmlType::MXFP4, packed.data() + (e * (R / 2) + r) * NB * 17, got.data(), NB * 32);
         for (uint64_t k = 0; k < NB * 32; ++k) {
           const uint64_t blk = (e * R + hf_row) * NB + k / 32, i = k % 32;
           const uint8_t byte = blocks[blk * 16 + i / 2];
@@ -115,4 +119,35 @@ TEST_CASE("gpt-oss experts: gate_up rows split even/odd, MXFP4 pairs repacked to
   std::vector<uint8_t> zeros(E * 64 * 64 * 2);
   const std::vector<HfTensor> unq = {{&plain, 0, 0, zeros.data(), "c.safetensors"}};
   CHECK_THROWS_WITH(map_hf_tensors(a, unq, 1, 0), Contains("c.safetensors") && Contains("unquantized"));
+}
+
+TEST_CASE("a derived tensor is computed when read, freed when its last hold is released, recomputed after", "[hf][gguf]") {
+  int fills = 0;
+  GgufTensorInfo t;
+  t.name = "blk.0.ffn_down_exps.weight";
+  t.ne = {32, 2, 1};
+  t.type = GgmlType::F32;
+  t.source = GgufFile::kDerivedSource;
+  std::map<std::string, GgufFile::DeriveBytes> derived;
+  derived[t.name] = [&](uint8_t* dst) {
+    ++fills;
+    for (int i = 0; i < 64; ++i) reinterpret_cast<float*>(dst)[i] = float(i);
+  };
+  auto f = GgufFile::assemble("view", {}, {t}, {}, derived);
+  CHECK(fills == 0);  // nothing computed at open
+  const GgufTensorInfo& info = f->tensor(t.name);
+  CHECK(info.n_bytes == 64 * 4);
+  const uint8_t* a = f->tensor_data(info);
+  const uint8_t* b = f->tensor_data(info);  // a second reader: one computation, two holds
+  CHECK(fills == 1);
+  CHECK(a == b);
+  CHECK(reinterpret_cast<const float*>(a)[63] == 63.0f);
+  f->release_resident_pages(a, info.n_bytes);
+  CHECK(reinterpret_cast<const float*>(b)[5] == 5.0f);  // still held by the second reader
+  f->release_resident_pages(b, info.n_bytes);           // last hold: freed
+  const uint8_t* c = f->tensor_data(info);
+  CHECK(fills == 2);
+  CHECK(reinterpret_cast<const float*>(c)[7] == 7.0f);
+  // A derived tensor without its function is refused.
+  CHECK_THROWS_WITH(GgufFile::assemble("view", {}, {t}, {}, {}), Contains("derived"));
 }
