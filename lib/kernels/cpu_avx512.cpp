@@ -1,7 +1,8 @@
 // The AVX-512F bodies of the fixed-order F32/F16/BF16 GEMM (compiled with -mavx512f; chosen at
 // run time by cpu_kernel_path.cpp). The contract is cpu_gemm_kernels.hpp's: one FMA chain per
 // output over k, the same as the portable loops of linear_fixed_order.cpp.
-// Self-contained on purpose (see cpu_gemm_kernels.hpp): only intrinsics and file-local helpers.
+// Self-contained on purpose (see cpu_gemm_kernels.hpp): only intrinsics, file-local helpers and
+// cpu_avx512_tile.hpp's (file-local in each includer too).
 #include <immintrin.h>
 
 #include <cstring>
@@ -12,6 +13,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include "kernels/cpu_avx512_tile.hpp"
 #include "kernels/cpu_gemm_kernels.hpp"
 
 namespace sci_infer {
@@ -39,30 +41,6 @@ inline void widen(const PanelWeights& wt, int64_t panel, int64_t k, __m512& w0, 
         _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p))), 16));
     w1 = _mm512_castsi512_ps(
         _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 32))), 16));
-  }
-}
-
-// The K-chunk tree of panel_tile.hpp's chunk_tree_push, per register.
-template <int N>
-inline void chunk_tree_push(__m512 (*stack)[N], int c, __m512* acc) {
-  int level = 0;
-  for (; (c >> level) & 1; ++level)
-    for (int e = 0; e < N; ++e) acc[e] = _mm512_add_ps(stack[level][e], acc[e]);
-  for (int e = 0; e < N; ++e) stack[level][e] = acc[e];
-}
-
-// R rows x P panels of accumulators -> y, the last panel clipped to n_out.
-template <int R, int P>
-inline void store_tile(const __m512 (&acc)[R][2 * P], int64_t panel, int64_t n_out, float* y, int64_t ldy) {
-  for (int q = 0; q < P; ++q) {
-    alignas(64) float out[R * kPanel];
-    for (int i = 0; i < R; ++i) {
-      _mm512_store_ps(out + i * kPanel, acc[i][2 * q]);
-      _mm512_store_ps(out + i * kPanel + kVec, acc[i][2 * q + 1]);
-    }
-    const int64_t c0 = (panel + q) * kPanel;
-    const int64_t cols = n_out - c0 < kPanel ? n_out - c0 : kPanel;
-    for (int i = 0; i < R; ++i) std::memcpy(y + i * ldy + c0, out + i * kPanel, size_t(cols) * sizeof(float));
   }
 }
 

@@ -2,7 +2,8 @@
 // chosen at run time by cpu_kernel_path.cpp). vpdpbusd multiplies unsigned by signed bytes, so
 // the activations are stored as q + 128 and each block's sum is corrected by 128 * sum(q_w)
 // (Q8PanelWeights::wsum): exact int32 either way. The contract is cpu_gemm_kernels.hpp's.
-// Self-contained on purpose (see cpu_gemm_kernels.hpp): only intrinsics and file-local helpers.
+// Self-contained on purpose (see cpu_gemm_kernels.hpp): only intrinsics, file-local helpers and
+// cpu_avx512_tile.hpp's (file-local in each includer too).
 #include <immintrin.h>
 
 #include <cstring>
@@ -13,34 +14,13 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include "kernels/cpu_avx512_tile.hpp"
 #include "kernels/cpu_gemm_kernels.hpp"
 
 namespace sci_infer {
 namespace {
 
 constexpr int kQ8Block = 32;
-
-template <int N>
-inline void chunk_tree_push(__m512 (*stack)[N], int c, __m512* acc) {  // panel_tile.hpp's tree
-  int level = 0;
-  for (; (c >> level) & 1; ++level)
-    for (int e = 0; e < N; ++e) acc[e] = _mm512_add_ps(stack[level][e], acc[e]);
-  for (int e = 0; e < N; ++e) stack[level][e] = acc[e];
-}
-
-template <int R, int P>
-inline void store_tile(const __m512 (&acc)[R][2 * P], int64_t panel, int64_t n_out, float* y, int64_t ldy) {
-  for (int q = 0; q < P; ++q) {
-    alignas(64) float out[R * kPanel];
-    for (int i = 0; i < R; ++i) {
-      _mm512_store_ps(out + i * kPanel, acc[i][2 * q]);
-      _mm512_store_ps(out + i * kPanel + 16, acc[i][2 * q + 1]);
-    }
-    const int64_t c0 = (panel + q) * kPanel;
-    const int64_t cols = n_out - c0 < kPanel ? n_out - c0 : kPanel;
-    for (int i = 0; i < R; ++i) std::memcpy(y + i * ldy + c0, out + i * kPanel, size_t(cols) * sizeof(float));
-  }
-}
 
 size_t lane(const Q8PanelWeights& w, int64_t panel, int64_t b) { return (size_t(panel) * w.n_blocks + b) * kPanel; }
 
