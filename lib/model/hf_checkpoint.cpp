@@ -393,11 +393,7 @@ std::unique_ptr<GgufFile> open_hf_checkpoint(const std::string& dir) {
     GgufTensorInfo t;
     t.name = "rope_freqs.weight";
     t.ne = {rope_freqs.size()};
-    t.source = static_cast<uint32_t>(ck.files.size());
-    t.offset = (table.owned.size() + 31) / 32 * 32;
-    table.owned.resize(t.offset + rope_freqs.size() * 4);
-    std::memcpy(table.owned.data() + t.offset, rope_freqs.data(), rope_freqs.size() * 4);
-    table.tensors.push_back(std::move(t));
+    table.add_owned(std::move(t), rope_freqs.data(), rope_freqs.size() * 4, "rope_scaling", config_path);
   }
   std::vector<GgufTensorInfo> tensors = std::move(table.tensors);
   std::vector<uint8_t> owned = std::move(table.owned);

@@ -61,11 +61,10 @@ GgmlType float_type(const HfTensor& h) {
               (d == "U8" ? "; U8 only as an MXFP4 _blocks/_scales pair" : "") + ")");
 }
 
-// The rows of HF dim 1 that `pick` selects, as bytes: the tensor's bytes for Whole.
+// The rows of HF dim 1 that `pick` (EvenRows or OddRows) selects, as bytes.
 std::vector<uint8_t> pick_rows(const HfTensor& h, HfPick pick, uint64_t elem_bytes) {
   const std::vector<uint64_t>& s = h.t->shape;
   const uint64_t n = h.t->n_elements * elem_bytes;
-  if (pick == HfPick::Whole) return std::vector<uint8_t>(h.data, h.data + n);
   if (s.size() < 2 || s[1] % 2 != 0)
     throw Error(h.file + ": tensor '" + h.t->name + "' " + shape_text(s) +
                 " should interleave two tensors along dimension 1 (an even size there)");
@@ -96,38 +95,31 @@ void pack_mxfp4(const uint8_t* blocks, const uint8_t* scales, uint64_t d0, uint6
       }
 }
 
-struct Builder {
-  HfTensorTable out;
-  uint32_t owned_source;
-  void add_in_place(GgufTensorInfo t, const HfTensor& h, const std::string& hf) {
-    t.source = h.source;
-    t.offset = h.offset;
-    out.tensors.push_back(std::move(t));
-    out.hf_names.push_back(hf);
-    out.hf_files.push_back(h.file);
-  }
-  void add_owned(GgufTensorInfo t, const void* bytes, uint64_t n, const std::string& hf, const std::string& file) {
-    const uint64_t at = (out.owned.size() + 31) / 32 * 32;
-    out.owned.resize(at + n);
-    std::memcpy(out.owned.data() + at, bytes, n);
-    t.source = owned_source;
-    t.offset = at;
-    out.tensors.push_back(std::move(t));
-    out.hf_names.push_back(hf);
-    out.hf_files.push_back(file);
-  }
-};
-
-std::string gguf_name(Role r, int layer) { return role_tensor_name(r, layer); }
-
 }  // namespace
+
+void HfTensorTable::add(GgufTensorInfo t, const std::string& hf, const std::string& file) {
+  tensors.push_back(std::move(t));
+  hf_names.push_back(hf);
+  hf_files.push_back(file);
+}
+
+void HfTensorTable::add_owned(GgufTensorInfo t, const void* bytes, uint64_t n, const std::string& hf,
+                              const std::string& file) {
+  const uint64_t at = (owned.size() + 31) / 32 * 32;
+  owned.resize(at + n);
+  std::memcpy(owned.data() + at, bytes, n);
+  t.source = owned_source;
+  t.offset = at;
+  add(std::move(t), hf, file);
+}
 
 HfTensorTable map_hf_tensors(const ArchDesc& a, const std::vector<HfTensor>& tensors, uint32_t owned_source,
                              uint64_t vocab_keep) {
   // The table's names: per-layer ones by their suffix, global ones by their whole name.
   std::multimap<std::string, HfName> plain, pairs;
   for (const HfName& n : hf_tensor_names(a)) (n.form == HfForm::Mxfp4Pair ? pairs : plain).emplace(n.hf, n);
-  Builder b{{}, owned_source};
+  HfTensorTable out;
+  out.owned_source = owned_source;
   // MXFP4 halves, by (layer, base name), completed after the scan.
   std::map<std::pair<int, std::string>, std::pair<const HfTensor*, const HfTensor*>> halves;
 
@@ -162,7 +154,7 @@ HfTensorTable map_hf_tensors(const ArchDesc& a, const std::vector<HfTensor>& ten
       const GgmlType type = float_type(h);
       const std::vector<uint8_t> rows = n.pick == HfPick::Whole ? std::vector<uint8_t>() : pick_rows(h, n.pick, ggml_block_bytes(type));
       GgufTensorInfo t;
-      t.name = gguf_name(n.role, layer);
+      t.name = role_tensor_name(n.role, layer);
       t.ne.assign(h.t->shape.rbegin(), h.t->shape.rend());
       if (t.ne.empty()) t.ne = {1};
       if (n.pick != HfPick::Whole) t.ne[t.ne.size() - 2] /= 2;
@@ -175,13 +167,18 @@ HfTensorTable map_hf_tensors(const ArchDesc& a, const std::vector<HfTensor>& ten
         if (a.hf.norm_plus_one && is_norm)  // the converter's + 1: in F16 for F16 data, in F32 for BF16
           for (float& x : v) x = type == GgmlType::F16 ? fp16_to_f32(f32_to_fp16(x + 1.0f)) : x + 1.0f;
         t.type = GgmlType::F32;
-        b.add_owned(std::move(t), v.data(), v.size() * 4, h.t->name, h.file);
+        out.add_owned(std::move(t), v.data(), v.size() * 4, h.t->name, h.file);
         continue;
       }
       t.type = type;
       if (n.role == Role::TokenEmbd && vocab_keep > 0 && vocab_keep < t.ne[1]) t.ne[1] = vocab_keep;
-      if (rows.empty()) b.add_in_place(std::move(t), h, h.t->name);
-      else b.add_owned(std::move(t), rows.data(), rows.size(), h.t->name, h.file);
+      if (!rows.empty()) {
+        out.add_owned(std::move(t), rows.data(), rows.size(), h.t->name, h.file);
+        continue;
+      }
+      t.source = h.source;  // in place: the mapped file's bytes
+      t.offset = h.offset;
+      out.add(std::move(t), h.t->name, h.file);
     }
   }
 
@@ -209,26 +206,24 @@ HfTensorTable map_hf_tensors(const ArchDesc& a, const std::vector<HfTensor>& ten
         throw Error(blk->file + ": tensor '" + blk->t->name + "' " + shape_text(blk->t->shape) +
                     " should interleave two tensors along its rows (an even count)");
       GgufTensorInfo t;
-      t.name = gguf_name(n.role, layer);
+      t.name = role_tensor_name(n.role, layer);
       t.ne.assign(want.rbegin(), want.rend());  // [K/32, rows, ...]
       t.ne[0] *= 32;
       if (n.pick != HfPick::Whole) t.ne[1] /= 2;
       t.type = GgmlType::MXFP4;
       // Repacked when first read, not now: the view holds no copy (GgufFile::kDerivedSource).
       // Then the checkpoint's pages it read leave this process, as a GGUF tensor's do once packed.
-      b.out.derived[t.name] = [bp = blk->data, sp = sc->data, d0, rows, nb, pick = n.pick, br = blk->region,
+      out.derived[t.name] = [bp = blk->data, sp = sc->data, d0, rows, nb, pick = n.pick, br = blk->region,
                                sr = sc->region](uint8_t* dst) {
         pack_mxfp4(bp, sp, d0, rows, nb, pick, dst);
         if (br) br->advise(bp, d0 * rows * nb * 16, MADV_DONTNEED);
         if (sr) sr->advise(sp, d0 * rows * nb, MADV_DONTNEED);
       };
       t.source = GgufFile::kDerivedSource;
-      b.out.tensors.push_back(std::move(t));
-      b.out.hf_names.push_back(hf + "_blocks");
-      b.out.hf_files.push_back(blk->file);
+      out.add(std::move(t), hf + "_blocks", blk->file);
     }
   }
-  return std::move(b.out);
+  return out;
 }
 
 void check_hf_tensors(const ArchDesc& a, const HfTensorTable& t, const HfSizes& sizes, uint64_t layers,

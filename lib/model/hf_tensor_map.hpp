@@ -31,11 +31,16 @@ struct HfTensor {
 };
 
 struct HfTensorTable {
-  std::vector<GgufTensorInfo> tensors;  // copies: source = `owned_source`, offset into `owned`
+  uint32_t owned_source = 0;            // the source index the copies in `owned` will have
+  std::vector<GgufTensorInfo> tensors;  // copies: source = owned_source, offset into `owned`
   std::vector<uint8_t> owned;           // 32-byte aligned copies
   std::vector<std::string> hf_names;    // per tensor, the HF name it came from (for messages)
   std::vector<std::string> hf_files;    // and its file
   std::map<std::string, GgufFile::DeriveBytes> derived;  // MXFP4 pairs: repacked when first read
+  // A tensor whose source and offset are set (in place, or GgufFile::kDerivedSource).
+  void add(GgufTensorInfo t, const std::string& hf, const std::string& file);
+  // A tensor whose bytes are copied into `owned`.
+  void add_owned(GgufTensorInfo t, const void* bytes, uint64_t n, const std::string& hf, const std::string& file);
 };
 
 // The view's tensors, in checkpoint order. `vocab_keep` > 0 trims the embedding to that many rows.
