@@ -94,6 +94,33 @@ struct TileIndex {
   }
 };
 
+// One thread's RM x RN block of outputs: the accumulators of the current K-chunk and, when the
+// K range is chunked, each output's K-chunk tree (panel_tile.hpp); both kernels end the same way.
+template <class TL>
+struct RegisterBlock {
+  float acc[TL::RM][TL::RN];
+  float stack[TL::RM][TL::RN][7];
+  KOKKOS_INLINE_FUNCTION void zero() {
+    for (int i = 0; i < TL::RM; ++i)
+      for (int j = 0; j < TL::RN; ++j) acc[i][j] = 0.0f;
+  }
+  KOKKOS_INLINE_FUNCTION void push(int c) {
+    for (int i = 0; i < TL::RM; ++i)
+      for (int j = 0; j < TL::RN; ++j) chunk_tree_push(stack[i][j], c, acc[i][j]);
+  }
+  // Into y, the outputs outside (m, n_out) dropped.
+  KOKKOS_INLINE_FUNCTION void store(const TileIndex<TL>& t, int mi, int nj, int64_t m, int64_t n_out, float* y,
+                                    int64_t ldy) const {
+    for (int i = 0; i < TL::RM; ++i) {
+      const int64_t row = t.row0 + mi + i * TL::TM_THREADS;
+      for (int j = 0; j < TL::RN; ++j) {
+        const int64_t col = t.col0 + nj + j * TL::TN_THREADS;
+        if (row < m && col < n_out) y[row * ldy + col] = acc[i][j];
+      }
+    }
+  }
+};
+
 // The F32/F16/BF16 kernel.
 template <GgmlType T, class TL>
 struct FloatTiles {
@@ -119,11 +146,10 @@ struct FloatTiles {
     for (int g = 0; g < groups; ++g) {
       const int blk = rank + g * size;  // this thread's register block in this group
       const int mi = blk / TL::TN_THREADS, nj = blk % TL::TN_THREADS;
-      float acc[TL::RM][TL::RN];
-      float stack[TL::RM][TL::RN][7];  // K-chunk tree per output (panel_tile.hpp); only when chunks > 1
+      RegisterBlock<TL> r;
+      auto& acc = r.acc;
       for (int c = 0; c < chunks; ++c) {
-        for (int i = 0; i < TL::RM; ++i)
-          for (int j = 0; j < TL::RN; ++j) acc[i][j] = 0.0f;
+        r.zero();
         const int64_t kend = (c + 1) * len;
         for (int64_t k0 = c * len; k0 < kend; k0 += kTK) {
           const int kt = int(min64(kTK, kend - k0));
@@ -147,18 +173,9 @@ struct FloatTiles {
             }
           }
         }
-        if (chunks > 1)
-          for (int i = 0; i < TL::RM; ++i)
-            for (int j = 0; j < TL::RN; ++j) chunk_tree_push(stack[i][j], c, acc[i][j]);
+        if (chunks > 1) r.push(c);
       }
-      if (blk < TL::BLOCKS)
-        for (int i = 0; i < TL::RM; ++i) {
-          const int64_t row = t.row0 + mi + i * TL::TM_THREADS;
-          for (int j = 0; j < TL::RN; ++j) {
-            const int64_t col = t.col0 + nj + j * TL::TN_THREADS;
-            if (row < m && col < n_out) y[row * ldy + col] = acc[i][j];
-          }
-        }
+      if (blk < TL::BLOCKS) r.store(t, mi, nj, m, n_out, y, ldy);
     }
   }
 };
@@ -193,11 +210,10 @@ struct Q8Tiles {
     for (int g = 0; g < groups; ++g) {
       const int blk = rank + g * size;
       const int mi = blk / TL::TN_THREADS, nj = blk % TL::TN_THREADS;
-      float acc[TL::RM][TL::RN];
-      float stack[TL::RM][TL::RN][7];
+      RegisterBlock<TL> r;
+      auto& acc = r.acc;
       for (int c = 0; c < chunks; ++c) {
-        for (int i = 0; i < TL::RM; ++i)
-          for (int j = 0; j < TL::RN; ++j) acc[i][j] = 0.0f;
+        r.zero();
         for (int64_t b = c * per_chunk; b < (c + 1) * per_chunk; ++b) {
           team.team_barrier();
           const int32_t* wblock = wq + (size_t(t.panel) * n_blocks + b) * kWords * kPanelN;
@@ -230,18 +246,9 @@ struct Q8Tiles {
                                  acc[i][j]);
           }
         }
-        if (chunks > 1)
-          for (int i = 0; i < TL::RM; ++i)
-            for (int j = 0; j < TL::RN; ++j) chunk_tree_push(stack[i][j], c, acc[i][j]);
+        if (chunks > 1) r.push(c);
       }
-      if (blk < TL::BLOCKS)
-        for (int i = 0; i < TL::RM; ++i) {
-          const int64_t row = t.row0 + mi + i * TL::TM_THREADS;
-          for (int j = 0; j < TL::RN; ++j) {
-            const int64_t col = t.col0 + nj + j * TL::TN_THREADS;
-            if (row < m && col < n_out) y[row * ldy + col] = acc[i][j];
-          }
-        }
+      if (blk < TL::BLOCKS) r.store(t, mi, nj, m, n_out, y, ldy);
     }
   }
 };
